@@ -1,0 +1,501 @@
+//! Zero-copy access to `tag=value` fields.
+//!
+//! [`FieldIter`] walks a message without allocating. Length-prefixed `data` fields (such as
+//! `RawDataLength <95>` / `RawData <96>`) are read by length, so their values may contain SOH.
+
+use crate::SOH;
+use crate::time::{LocalMktDate, UtcTimeOnly, UtcTimestamp};
+
+/// One `tag=value` pair borrowed from the message bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field<'a> {
+    /// The tag number (always > 0).
+    pub tag: u32,
+    /// The raw value bytes, without the `=` and the trailing SOH.
+    pub value: &'a [u8],
+    /// Byte offset of the first digit of the tag within the scanned buffer.
+    pub offset: usize,
+}
+
+/// Why a field could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FieldError {
+    /// The tag is empty, not a number, zero, or too large.
+    #[error("invalid tag at byte {offset}")]
+    InvalidTag {
+        /// Offset of the field.
+        offset: usize,
+    },
+    /// No `=` after the tag digits.
+    #[error("missing '=' at byte {offset}")]
+    MissingEquals {
+        /// Offset of the field.
+        offset: usize,
+    },
+    /// The field is not terminated by SOH.
+    #[error("unterminated field at byte {offset}")]
+    Unterminated {
+        /// Offset of the field.
+        offset: usize,
+    },
+    /// A data field's declared length runs past the end of the message or is not followed by SOH.
+    #[error("data field length mismatch for tag {tag} at byte {offset}")]
+    DataLength {
+        /// The data tag.
+        tag: u32,
+        /// Offset of the field.
+        offset: usize,
+    },
+}
+
+/// For a length tag, the tag of the `data` field whose byte length it gives.
+///
+/// These pairs are fixed by the FIX specification (4.0 through 5.0SP2); the data field must
+/// immediately follow its length field.
+#[inline]
+pub const fn data_tag_for_length(length_tag: u32) -> Option<u32> {
+    Some(match length_tag {
+        90 => 91,
+        93 => 89,
+        95 => 96,
+        212 => 213,
+        348 => 349,
+        350 => 351,
+        352 => 353,
+        354 => 355,
+        356 => 357,
+        358 => 359,
+        360 => 361,
+        362 => 363,
+        364 => 365,
+        445 => 446,
+        618 => 619,
+        621 => 622,
+        1184 => 1185,
+        1277 => 1278,
+        1400 => 1401,
+        1402 => 1403,
+        _ => return None,
+    })
+}
+
+/// Largest tag number accepted by the scanner. FIX tags fit comfortably; larger values are garbage.
+pub const MAX_TAG: u32 = 999_999_999;
+
+/// Iterator over the fields of a message (or any `tag=value` run).
+///
+/// Yields `Err` once on malformed input and then stops.
+#[derive(Debug, Clone)]
+pub struct FieldIter<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    pending_data: Option<(u32, usize)>,
+    failed: bool,
+}
+
+impl<'a> FieldIter<'a> {
+    /// Scan `buf` from its start.
+    #[inline]
+    pub fn new(buf: &'a [u8]) -> Self {
+        Self {
+            buf,
+            pos: 0,
+            pending_data: None,
+            failed: false,
+        }
+    }
+
+    /// Byte offset of the next field to be read.
+    #[inline]
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+}
+
+impl<'a> Iterator for FieldIter<'a> {
+    type Item = Result<Field<'a>, FieldError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed || self.pos >= self.buf.len() {
+            return None;
+        }
+        let start = self.pos;
+        let buf = self.buf;
+        let mut i = start;
+        let mut tag: u32 = 0;
+        while i < buf.len() {
+            let b = buf[i];
+            if b.is_ascii_digit() {
+                tag = match tag
+                    .checked_mul(10)
+                    .and_then(|t| t.checked_add(u32::from(b - b'0')))
+                {
+                    Some(t) if t <= MAX_TAG => t,
+                    _ => return self.fail(FieldError::InvalidTag { offset: start }),
+                };
+                i += 1;
+            } else {
+                break;
+            }
+        }
+        if i == start || tag == 0 {
+            return self.fail(FieldError::InvalidTag { offset: start });
+        }
+        if i >= buf.len() || buf[i] != b'=' {
+            return self.fail(FieldError::MissingEquals { offset: start });
+        }
+        let value_start = i + 1;
+        let value_end = match self.pending_data.take() {
+            Some((data_tag, len)) if data_tag == tag => {
+                let end = value_start.saturating_add(len);
+                if end >= buf.len() || buf[end] != SOH {
+                    return self.fail(FieldError::DataLength { tag, offset: start });
+                }
+                end
+            }
+            _ => match memchr_soh(&buf[value_start..]) {
+                Some(n) => value_start + n,
+                None => return self.fail(FieldError::Unterminated { offset: start }),
+            },
+        };
+        let value = &buf[value_start..value_end];
+        if let (Some(data_tag), Some(len)) = (data_tag_for_length(tag), parse_u64(value)) {
+            self.pending_data = Some((data_tag, len as usize));
+        }
+        self.pos = value_end + 1;
+        Some(Ok(Field {
+            tag,
+            value,
+            offset: start,
+        }))
+    }
+}
+
+impl<'a> FieldIter<'a> {
+    #[cold]
+    fn fail(&mut self, e: FieldError) -> Option<Result<Field<'a>, FieldError>> {
+        self.failed = true;
+        Some(Err(e))
+    }
+}
+
+#[inline]
+fn memchr_soh(hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|&b| b == SOH)
+}
+
+/// A complete, framed message: cheap lookups by tag without building a map.
+///
+/// Lookups are linear scans; a session message has a few dozen fields at most, and a scan over
+/// contiguous bytes beats hashing. For repeated random access use a caller-owned index.
+#[derive(Debug, Clone, Copy)]
+pub struct MessageRef<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> MessageRef<'a> {
+    /// Wrap the bytes of one message (as returned by the framer).
+    #[inline]
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Self { bytes }
+    }
+
+    /// The whole message, from `8=` to the SOH after `10=`.
+    #[inline]
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// Iterate all fields in wire order.
+    #[inline]
+    pub fn fields(&self) -> FieldIter<'a> {
+        FieldIter::new(self.bytes)
+    }
+
+    /// First value of `tag`, if present and the message is well-formed up to it.
+    #[inline]
+    pub fn get(&self, tag: u32) -> Option<&'a [u8]> {
+        self.fields()
+            .map_while(Result::ok)
+            .find(|f| f.tag == tag)
+            .map(|f| f.value)
+    }
+
+    /// First field with `tag`, with its offset.
+    #[inline]
+    pub fn field(&self, tag: u32) -> Option<Field<'a>> {
+        self.fields().map_while(Result::ok).find(|f| f.tag == tag)
+    }
+
+    /// `MsgType <35>`.
+    #[inline]
+    pub fn msg_type(&self) -> Option<&'a [u8]> {
+        // 35 is the third field of a well-formed message: stop early in the common case.
+        self.fields()
+            .map_while(Result::ok)
+            .take(3)
+            .find(|f| f.tag == 35)
+            .map(|f| f.value)
+    }
+
+    /// `BeginString <8>`.
+    #[inline]
+    pub fn begin_string(&self) -> Option<&'a [u8]> {
+        self.fields()
+            .next()
+            .and_then(Result::ok)
+            .filter(|f| f.tag == 8)
+            .map(|f| f.value)
+    }
+
+    /// `MsgSeqNum <34>` as a number.
+    #[inline]
+    pub fn seq_num(&self) -> Option<u64> {
+        self.get(34).and_then(parse_u64)
+    }
+
+    /// A tag's value as an unsigned integer.
+    #[inline]
+    pub fn get_u64(&self, tag: u32) -> Option<u64> {
+        self.get(tag).and_then(parse_u64)
+    }
+
+    /// A tag's value as a FIX boolean (`Y` / `N`).
+    #[inline]
+    pub fn get_bool(&self, tag: u32) -> Option<bool> {
+        self.get(tag).and_then(parse_bool)
+    }
+}
+
+/// Parse a non-negative decimal integer (no sign, no spaces). `None` on empty, non-digit or overflow.
+#[inline]
+pub fn parse_u64(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || v.len() > 20 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in v {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(n)
+}
+
+/// Parse a signed decimal integer with an optional leading `-`.
+#[inline]
+pub fn parse_i64(v: &[u8]) -> Option<i64> {
+    match v.split_first() {
+        Some((b'-', rest)) => {
+            let n = parse_u64(rest)?;
+            if n <= i64::MAX as u64 + 1 {
+                Some((n as i64).wrapping_neg())
+            } else {
+                None
+            }
+        }
+        _ => parse_u64(v).and_then(|n| i64::try_from(n).ok()),
+    }
+}
+
+/// Parse a FIX boolean: `Y` or `N`.
+#[inline]
+pub fn parse_bool(v: &[u8]) -> Option<bool> {
+    match v {
+        b"Y" => Some(true),
+        b"N" => Some(false),
+        _ => None,
+    }
+}
+
+/// Parse a FIX `char`: exactly one byte.
+#[inline]
+pub fn parse_char(v: &[u8]) -> Option<u8> {
+    match v {
+        [c] => Some(*c),
+        _ => None,
+    }
+}
+
+/// Whether `v` is a valid FIX decimal (`float`, `Qty`, `Price`, ...): optional `-`, digits, at most
+/// one `.`, at least one digit. The value stays text: FIX decimals are not binary floats.
+#[inline]
+pub fn is_decimal(v: &[u8]) -> bool {
+    let digits = match v.split_first() {
+        Some((b'-', rest)) => rest,
+        _ => v,
+    };
+    let mut seen_digit = false;
+    let mut seen_dot = false;
+    for &b in digits {
+        match b {
+            b'0'..=b'9' => seen_digit = true,
+            b'.' if !seen_dot => seen_dot = true,
+            _ => return false,
+        }
+    }
+    seen_digit
+}
+
+impl<'a> Field<'a> {
+    /// The value as an unsigned integer.
+    #[inline]
+    pub fn as_u64(&self) -> Option<u64> {
+        parse_u64(self.value)
+    }
+    /// The value as a signed integer.
+    #[inline]
+    pub fn as_i64(&self) -> Option<i64> {
+        parse_i64(self.value)
+    }
+    /// The value as a single character.
+    #[inline]
+    pub fn as_char(&self) -> Option<u8> {
+        parse_char(self.value)
+    }
+    /// The value as a FIX boolean.
+    #[inline]
+    pub fn as_bool(&self) -> Option<bool> {
+        parse_bool(self.value)
+    }
+    /// The value as UTF-8 text.
+    #[inline]
+    pub fn as_str(&self) -> Option<&'a str> {
+        std::str::from_utf8(self.value).ok()
+    }
+    /// The value as a decimal kept as text (validated).
+    #[inline]
+    pub fn as_decimal_text(&self) -> Option<&'a str> {
+        if is_decimal(self.value) {
+            self.as_str()
+        } else {
+            None
+        }
+    }
+    /// The value as a `UTCTimestamp`.
+    #[inline]
+    pub fn as_timestamp(&self) -> Option<UtcTimestamp> {
+        UtcTimestamp::parse(self.value)
+    }
+    /// The value as a `UTCTimeOnly`.
+    #[inline]
+    pub fn as_time_only(&self) -> Option<UtcTimeOnly> {
+        UtcTimeOnly::parse(self.value)
+    }
+    /// The value as a `LocalMktDate` (also `UTCDateOnly`).
+    #[inline]
+    pub fn as_local_mkt_date(&self) -> Option<LocalMktDate> {
+        LocalMktDate::parse(self.value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(b: &[u8]) -> Vec<Result<(u32, Vec<u8>), FieldError>> {
+        FieldIter::new(b)
+            .map(|r| r.map(|f| (f.tag, f.value.to_vec())))
+            .collect()
+    }
+
+    #[test]
+    fn iterates_fields() {
+        let v = fields(b"8=FIX.4.2\x019=12\x0135=A\x01");
+        assert_eq!(
+            v,
+            vec![
+                Ok((8, b"FIX.4.2".to_vec())),
+                Ok((9, b"12".to_vec())),
+                Ok((35, b"A".to_vec()))
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_value_is_a_field() {
+        assert_eq!(fields(b"58=\x01"), vec![Ok((58, vec![]))]);
+    }
+
+    #[test]
+    fn data_field_may_contain_soh() {
+        let v = fields(b"95=5\x0196=a\x01b=c\x0110=000\x01");
+        assert_eq!(v[1], Ok((96, b"a\x01b=c".to_vec())));
+        assert_eq!(v[2], Ok((10, b"000".to_vec())));
+    }
+
+    #[test]
+    fn data_field_length_overrun_is_error() {
+        let v = fields(b"95=50\x0196=abc\x01");
+        assert!(matches!(v[1], Err(FieldError::DataLength { tag: 96, .. })));
+    }
+
+    #[test]
+    fn malformed_tags_fail_once() {
+        assert!(matches!(
+            fields(b"=x\x01")[0],
+            Err(FieldError::InvalidTag { .. })
+        ));
+        assert!(matches!(
+            fields(b"0=x\x01")[0],
+            Err(FieldError::InvalidTag { .. })
+        ));
+        assert!(matches!(
+            fields(b"a=x\x01")[0],
+            Err(FieldError::InvalidTag { .. })
+        ));
+        assert!(matches!(
+            fields(b"12x\x01")[0],
+            Err(FieldError::MissingEquals { .. })
+        ));
+        assert!(matches!(
+            fields(b"12=x")[0],
+            Err(FieldError::Unterminated { .. })
+        ));
+        assert!(matches!(
+            fields(b"99999999999=x\x01")[0],
+            Err(FieldError::InvalidTag { .. })
+        ));
+        assert_eq!(fields(b"1=a\x01=b\x012=c\x01").len(), 2);
+    }
+
+    #[test]
+    fn integers() {
+        assert_eq!(parse_u64(b"0"), Some(0));
+        assert_eq!(parse_u64(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_u64(b"18446744073709551616"), None);
+        assert_eq!(parse_u64(b""), None);
+        assert_eq!(parse_u64(b"+1"), None);
+        assert_eq!(parse_u64(b"1 "), None);
+        assert_eq!(parse_i64(b"-5"), Some(-5));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_i64(b"9223372036854775808"), None);
+        assert_eq!(parse_i64(b"-"), None);
+    }
+
+    #[test]
+    fn decimals_booleans_chars() {
+        for ok in [&b"1"[..], b"-1.5", b"002000.00", b".5", b"5."] {
+            assert!(is_decimal(ok), "{:?}", ok);
+        }
+        for bad in [&b""[..], b"-", b".", b"1.2.3", b"1e5", b"abc"] {
+            assert!(!is_decimal(bad), "{:?}", bad);
+        }
+        assert_eq!(parse_bool(b"Y"), Some(true));
+        assert_eq!(parse_bool(b"y"), None);
+        assert_eq!(parse_char(b"AB"), None);
+    }
+
+    #[test]
+    fn message_ref_lookups() {
+        let m = MessageRef::new(b"8=FIX.4.4\x019=20\x0135=D\x0134=7\x0143=Y\x0110=000\x01");
+        assert_eq!(m.msg_type(), Some(&b"D"[..]));
+        assert_eq!(m.begin_string(), Some(&b"FIX.4.4"[..]));
+        assert_eq!(m.seq_num(), Some(7));
+        assert_eq!(m.get_bool(43), Some(true));
+        assert_eq!(m.get(999), None);
+    }
+}
