@@ -270,9 +270,12 @@ impl<'a> MessageRef<'a> {
 }
 
 /// Parse a non-negative decimal integer (no sign, no spaces). `None` on empty, non-digit or overflow.
+/// Any number of leading zeros is accepted, as FIX `int` allows them.
 #[inline]
 pub fn parse_u64(v: &[u8]) -> Option<u64> {
-    if v.is_empty() || v.len() > 20 {
+    // No length cut-off: `checked_mul` already bounds the value, and a cut-off at 20 bytes
+    // rejected zero-padded values such as a RawDataLength of `000000000000000000003`.
+    if v.is_empty() {
         return None;
     }
     let mut n: u64 = 0;

@@ -141,7 +141,8 @@ impl Framer {
         } else {
             // QuickFIX looks for `SOH 9=` anywhere; such a message is framed, then dropped.
             in_order = false;
-            let window = &buf[bs_end..buf.len().min(self.max_frame_len)];
+            // `.max(bs_end)`: a limit shorter than the BeginString must not invert the range.
+            let window = &buf[bs_end..buf.len().min(self.max_frame_len).max(bs_end)];
             match find_seq(window, b"\x019=") {
                 Some(i) => bs_end + i + 1,
                 None if buf.len() >= self.max_frame_len => {
