@@ -1,0 +1,160 @@
+//! File-system helpers: lock file, pre-allocated files, raw mappings, word access in a mapping.
+
+use std::fs::{File, OpenOptions};
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use memmap2::{MmapOptions, MmapRaw};
+
+use crate::StoreError;
+
+/// An exclusive `flock` on a file, released when dropped (the kernel releases it when the
+/// descriptor closes, including when the process dies, so a crash never leaves a stale lock).
+#[derive(Debug)]
+pub(crate) struct LockFile {
+    _file: File,
+}
+
+impl LockFile {
+    pub(crate) fn acquire(path: &Path) -> Result<Self, StoreError> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| StoreError::io("open", path, e))?;
+        // SAFETY: flock on a descriptor we own; no memory is passed.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                return Err(StoreError::Locked {
+                    path: path.to_path_buf(),
+                });
+            }
+            return Err(StoreError::io("flock", path, err));
+        }
+        Ok(LockFile { _file: file })
+    }
+}
+
+/// Creates (or truncates) `path` with `len` bytes whose blocks are reserved up front, so that a
+/// full disk surfaces here as an error instead of as SIGBUS on a later store into the mapping.
+pub(crate) fn create_allocated(path: &Path, len: u64) -> Result<File, StoreError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .map_err(|e| StoreError::io("create", path, e))?;
+    allocate(&file, path, len)?;
+    Ok(file)
+}
+
+/// Grows `file` to `len` bytes with reserved blocks.
+pub(crate) fn allocate(file: &File, path: &Path, len: u64) -> Result<(), StoreError> {
+    file.set_len(len)
+        .map_err(|e| StoreError::io("set_len", path, e))?;
+    let len_off = libc::off_t::try_from(len)
+        .map_err(|_| StoreError::InvalidOptions("file size does not fit off_t"))?;
+    // SAFETY: plain syscall on a descriptor we own.
+    let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len_off) };
+    // Some file systems (tmpfs on old kernels, some network FS) do not support it; the file is
+    // still sized by set_len, only the early ENOSPC guarantee is lost.
+    if rc != 0 && rc != libc::EOPNOTSUPP && rc != libc::EINVAL {
+        return Err(StoreError::io(
+            "posix_fallocate",
+            path,
+            std::io::Error::from_raw_os_error(rc),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn open_rw(path: &Path) -> Result<File, StoreError> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| StoreError::io("open", path, e))
+}
+
+pub(crate) fn file_len(file: &File, path: &Path) -> Result<u64, StoreError> {
+    Ok(file
+        .metadata()
+        .map_err(|e| StoreError::io("stat", path, e))?
+        .len())
+}
+
+pub(crate) fn map(
+    file: &File,
+    path: &Path,
+    len: u64,
+    populate: bool,
+) -> Result<MmapRaw, StoreError> {
+    let len = usize::try_from(len).map_err(|_| StoreError::InvalidOptions("mapping too large"))?;
+    let mut opts = MmapOptions::new();
+    opts.len(len);
+    if populate {
+        opts.populate();
+    }
+    opts.map_raw(file)
+        .map_err(|e| StoreError::io("mmap", path, e))
+}
+
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    let d = File::open(dir).map_err(|e| StoreError::io("open", dir, e))?;
+    d.sync_all().map_err(|e| StoreError::io("fsync", dir, e))
+}
+
+/// The `AtomicU64` at byte `off` of a mapping.
+///
+/// Callers guarantee `off + 8 <= map.len()` and `off % 8 == 0` (all layouts in this crate are
+/// 8-aligned and mappings are page-aligned); this is checked in debug builds.
+#[inline(always)]
+pub(crate) fn word(map: &MmapRaw, off: usize) -> &AtomicU64 {
+    debug_assert!(off.is_multiple_of(8) && off + 8 <= map.len());
+    // SAFETY: in bounds and 8-aligned (above); the mapping lives as long as `map`, and every
+    // access in this process to these bytes goes through atomics or through the single owner
+    // of the store (the flock keeps other processes out).
+    unsafe { &*(map.as_mut_ptr().add(off) as *const AtomicU64) }
+}
+
+#[inline(always)]
+pub(crate) fn load(map: &MmapRaw, off: usize) -> u64 {
+    word(map, off).load(Ordering::Acquire)
+}
+
+#[inline(always)]
+pub(crate) fn store(map: &MmapRaw, off: usize, v: u64) {
+    word(map, off).store(v, Ordering::Release)
+}
+
+/// Copy of `len` bytes at `off` of a mapping. Callers guarantee the range is in bounds.
+#[inline(always)]
+pub(crate) fn bytes(map: &MmapRaw, off: usize, len: usize) -> &[u8] {
+    assert!(off.checked_add(len).is_some_and(|end| end <= map.len()));
+    // SAFETY: in bounds (asserted); lifetime tied to `map`. Only the owning store writes here and
+    // it does not write while this borrow is alive (reads and writes both need the store).
+    unsafe { std::slice::from_raw_parts(map.as_ptr().add(off), len) }
+}
+
+#[inline(always)]
+pub(crate) fn write_bytes(map: &MmapRaw, off: usize, src: &[u8]) {
+    assert!(
+        off.checked_add(src.len())
+            .is_some_and(|end| end <= map.len())
+    );
+    // SAFETY: in bounds (asserted); `src` cannot alias the mapping's bytes being written because
+    // callers pass message buffers owned by the engine.
+    unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), map.as_mut_ptr().add(off), src.len()) }
+}
+
+pub(crate) fn zero_bytes(map: &MmapRaw, off: usize, len: usize) {
+    assert!(off.checked_add(len).is_some_and(|end| end <= map.len()));
+    // SAFETY: in bounds (asserted).
+    unsafe { std::ptr::write_bytes(map.as_mut_ptr().add(off), 0, len) }
+}
