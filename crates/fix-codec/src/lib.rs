@@ -4,14 +4,19 @@
 //! * [`field`]: zero-copy iteration over `tag=value` pairs and typed accessors.
 //! * [`encode`]: build messages into a caller-owned, reusable buffer.
 //! * [`time`]: `UTCTimestamp`, `UTCTimeOnly` and `LocalMktDate` parsing and allocation-free formatting.
+//! * [`dict`]: QuickFIX XML data dictionaries, message validation and canonical field order.
 //!
 //! Nothing in this crate reads a clock, allocates per message, or performs I/O.
 
+pub mod dict;
 pub mod encode;
 pub mod field;
 pub mod frame;
 pub mod time;
 
+pub use dict::{
+    DictError, Dictionary, FieldType, RejectReason, ValidationError, ValidationOptions, Validator,
+};
 pub use encode::{EncodeBuffer, Encoder};
 pub use field::{Field, FieldError, FieldIter, MessageRef};
 pub use frame::{FrameError, FrameStatus, Framer};
