@@ -124,26 +124,25 @@ impl<'a> Iterator for FieldIter<'a> {
         let start = self.pos;
         let buf = self.buf;
         let mut i = start;
-        let mut tag: u32 = 0;
-        while i < buf.len() {
-            let b = buf[i];
-            if b.is_ascii_digit() {
-                tag = match tag
-                    .checked_mul(10)
-                    .and_then(|t| t.checked_add(u32::from(b - b'0')))
-                {
-                    Some(t) if t <= MAX_TAG => t,
-                    _ => return self.fail(FieldError::InvalidTag { offset: start }),
-                };
-                i += 1;
-            } else {
+        // A u64 accumulator cannot overflow while the tag stays <= MAX_TAG (< 10^9), so one
+        // compare per digit replaces checked multiply and add.
+        let mut tag: u64 = 0;
+        while let Some(&b) = buf.get(i) {
+            let digit = b.wrapping_sub(b'0');
+            if digit > 9 {
                 break;
             }
+            tag = tag * 10 + u64::from(digit);
+            if tag > u64::from(MAX_TAG) {
+                return self.fail(FieldError::InvalidTag { offset: start });
+            }
+            i += 1;
         }
         if i == start || tag == 0 {
             return self.fail(FieldError::InvalidTag { offset: start });
         }
-        if i >= buf.len() || buf[i] != b'=' {
+        let tag = tag as u32;
+        if buf.get(i) != Some(&b'=') {
             return self.fail(FieldError::MissingEquals { offset: start });
         }
         let value_start = i + 1;
@@ -155,13 +154,16 @@ impl<'a> Iterator for FieldIter<'a> {
                 }
                 end
             }
-            _ => match memchr_soh(&buf[value_start..]) {
+            _ => match find_soh(&buf[value_start..]) {
                 Some(n) => value_start + n,
                 None => return self.fail(FieldError::Unterminated { offset: start }),
             },
         };
         let value = &buf[value_start..value_end];
-        if let (Some(data_tag), Some(len)) = (data_tag_for_length(tag), parse_u64(value)) {
+        // Only length tags pay for parsing their value.
+        if let Some(data_tag) = data_tag_for_length(tag)
+            && let Some(len) = parse_u64(value)
+        {
             self.pending_data = Some((data_tag, len as usize));
         }
         self.pos = value_end + 1;
@@ -181,9 +183,28 @@ impl<'a> FieldIter<'a> {
     }
 }
 
+/// Index of the first SOH in `hay`, eight bytes at a time.
+///
+/// Values are short (a few to a few dozen bytes), so a word-at-a-time scan beats both a byte loop
+/// and a SIMD `memchr`'s setup cost.
 #[inline]
-fn memchr_soh(hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&b| b == SOH)
+pub(crate) fn find_soh(hay: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut offset = 0;
+    let mut rest = hay;
+    while let Some((word, tail)) = rest.split_first_chunk::<8>() {
+        // SOH bytes become zero bytes; the classic has-zero-byte test then flags them. Borrows
+        // can only flag bytes above a real zero, so the lowest flag is the first SOH.
+        let x = u64::from_le_bytes(*word) ^ ONES;
+        let found = x.wrapping_sub(ONES) & !x & HIGHS;
+        if found != 0 {
+            return Some(offset + (found.trailing_zeros() / 8) as usize);
+        }
+        offset += 8;
+        rest = tail;
+    }
+    rest.iter().position(|&b| b == SOH).map(|p| offset + p)
 }
 
 /// A complete, framed message: cheap lookups by tag without building a map.

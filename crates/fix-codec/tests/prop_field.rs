@@ -182,6 +182,26 @@ proptest! {
         prop_assert_eq!(scan(&buf), reference_scan(&buf));
     }
 
+    /// Long values, with bytes next to SOH in value (0x00, 0x02, 0x80, 0x81, 0xff) that stress a
+    /// word-at-a-time SOH search, end exactly at the first SOH, wherever it falls in a word.
+    #[test]
+    fn values_end_at_the_first_soh(
+        prefix in proptest::collection::vec(Just(b'0'), 0..8),
+        value in proptest::collection::vec(
+            prop_oneof![Just(0u8), Just(2u8), Just(0x80u8), Just(0x81u8), Just(0xffu8), 2u8..=255],
+            0..80,
+        ),
+        tail in proptest::collection::vec(any::<u8>(), 0..20),
+    ) {
+        let buf = [prefix.clone(), b"58=".to_vec(), value.clone(), vec![SOH], tail].concat();
+        let first = FieldIter::new(&buf).next();
+        let first = first.ok_or_else(|| TestCaseError::fail("no field"))?;
+        let f = first.map_err(|e| TestCaseError::fail(format!("{e}")))?;
+        prop_assert_eq!(f.tag, 58);
+        prop_assert_eq!(f.value, &value[..]);
+        prop_assert_eq!(scan(&buf), reference_scan(&buf));
+    }
+
     /// Each field's offset points at its tag, its value lies inside the buffer right after `=`,
     /// and `position()` follows the SOH; after an error the iterator stays exhausted.
     #[test]
