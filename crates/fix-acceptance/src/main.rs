@@ -121,7 +121,10 @@ fn run_groups(
                         let outcome = std::fs::read(path)
                             .map_err(|e| format!("cannot read: {e}"))
                             .and_then(|bytes| {
-                                Script::parse(&name, &bytes).map_err(|e| e.to_string())
+                                // The name is already on the output line.
+                                Script::parse(&name, &bytes).map_err(|e| {
+                                    format!("line {}: {}: `{}`", e.line, e.reason, e.text)
+                                })
                             })
                             .and_then(|script| {
                                 run_tcp_script(&script, addr, config).map_err(|e| e.to_string())

@@ -270,8 +270,9 @@ fn binary_prints_one_line_per_script_and_the_totals() {
         soh("iCONNECT\nI8=FIX.4.2|35=A|34=1|49=TW|52=<TIME>|56=ISLD|98=0|108=30|\nE8=FIX.4.2|35=A|34=1|49=ISLD|52=00000000-00:00:00.000|56=TW|98=0|108=31|\n"),
     )
     .unwrap();
+    std::fs::write(scripts.join("3_bad.def"), "iCONNECT\nX8=FIX.4.2\n").unwrap();
     std::fs::write(scripts.join("notes.txt"), "not a script").unwrap();
-    // Two scripts, each a probe plus one connection.
+    // Two runnable scripts, each a probe plus one connection.
     let (addr, engine) = spawn_engine(4, Mode::Polite);
     let out = Command::new(env!("CARGO_BIN_EXE_fix-acceptance"))
         .args([
@@ -288,7 +289,7 @@ fn binary_prints_one_line_per_script_and_the_totals() {
     engine.join().unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 3, "{stdout}");
+    assert_eq!(lines.len(), 4, "{stdout}");
     assert_eq!(lines[0], "PASS suite/1_pass.def");
     assert!(
         lines[1].starts_with(
@@ -296,7 +297,12 @@ fn binary_prints_one_line_per_script_and_the_totals() {
         ),
         "{stdout}"
     );
-    assert_eq!(lines[2], "1 passed, 1 failed");
+    // Unparseable: fails without connecting.
+    assert_eq!(
+        lines[2],
+        "FAIL suite/3_bad.def: line 2: unknown line kind: `X8=FIX.4.2`"
+    );
+    assert_eq!(lines[3], "1 passed, 2 failed");
     assert_eq!(out.status.code(), Some(1));
 }
 
