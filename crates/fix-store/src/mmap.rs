@@ -20,7 +20,6 @@ const ARCHIVE_DIR: &str = "archive";
 
 /// How to open a [`MmapStore`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct StoreOptions {
     /// When data reaches the disk.
     pub durability: Durability,

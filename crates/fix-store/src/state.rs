@@ -100,7 +100,8 @@ impl SeqCell {
             }
             // Slot choice is `ctr & 1`, so a lone valid slot whose successor is the invalid one
             // is the normal "newest write torn" case; either way the survivor is all we have.
-            (Some((s, c)), None) => (s, c, true),
+            // A fresh file has one written slot (counter 0) and one zero slot: not a fallback.
+            (Some((s, c)), None) => (s, c, c != 0 || load(map, off + 8) != 0),
             (None, Some((s, c))) => (s, c, true),
             (None, None) => return None,
         };

@@ -1,0 +1,487 @@
+//! File-store specifics: persistence across reopen, locking, and recovery from damaged files.
+
+use std::fs::{self, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use fix_store::{Durability, MmapStore, SessionStore, StoreError, StoreOptions};
+
+const NOW: u64 = 1_700_000_000_000_000_000;
+const ID: &str = "FIX.4.4-SENDER-TARGET";
+
+fn opts() -> StoreOptions {
+    StoreOptions {
+        segment_size: 8192,
+        index_entries: 16,
+        ..StoreOptions::default()
+    }
+}
+
+fn open(root: &Path) -> MmapStore {
+    MmapStore::open(root, ID, opts(), NOW).unwrap()
+}
+
+fn msg(seq: u64) -> Vec<u8> {
+    format!("8=FIX.4.4\x0135=D\x0134={seq}\x0111=order-{seq}\x01").into_bytes()
+}
+
+fn read_seqs(s: &MmapStore) -> Vec<u64> {
+    let mut v = Vec::new();
+    s.read_outbound(1, u64::MAX, &mut |seq, b| {
+        assert_eq!(b, msg(seq));
+        v.push(seq)
+    })
+    .unwrap();
+    v
+}
+
+fn gen_dir(s: &MmapStore) -> PathBuf {
+    s.dir()
+        .join(format!("journal.{:010}", s.metadata().generation))
+}
+
+fn patch(path: &Path, off: u64, bytes: &[u8]) {
+    let mut f = OpenOptions::new().write(true).open(path).unwrap();
+    f.seek(SeekFrom::Start(off)).unwrap();
+    f.write_all(bytes).unwrap();
+}
+
+fn peek(path: &Path, off: u64, len: usize) -> Vec<u8> {
+    let mut f = fs::File::open(path).unwrap();
+    f.seek(SeekFrom::Start(off)).unwrap();
+    let mut b = vec![0; len];
+    f.read_exact(&mut b).unwrap();
+    b
+}
+
+/// Offset just past the last record of a segment, walking the record headers.
+fn journal_end(seg: &Path) -> u64 {
+    let mut off = 64;
+    loop {
+        let commit = u64::from_le_bytes(peek(seg, off + 8, 8).try_into().unwrap());
+        if commit == 0 {
+            return off;
+        }
+        off += (16 + (commit as u32 as u64)).div_ceil(16) * 16;
+    }
+}
+
+/// Offset of the `n`th record (from 0) of a segment.
+fn record_offset(seg: &Path, n: usize) -> u64 {
+    let mut off = 64;
+    for _ in 0..n {
+        let commit = u64::from_le_bytes(peek(seg, off + 8, 8).try_into().unwrap());
+        off += (16 + (commit as u32 as u64)).div_ceil(16) * 16;
+    }
+    off
+}
+
+#[test]
+fn everything_survives_a_reopen() {
+    let root = tempfile::tempdir().unwrap();
+    {
+        let mut s = open(root.path());
+        assert!(!s.existed_before());
+        for seq in 1..=300 {
+            s.append_outbound(seq, &msg(seq)).unwrap();
+        }
+        s.set_next_outgoing(305).unwrap();
+        s.set_next_incoming(17).unwrap();
+        s.set_correctly_terminated(true).unwrap();
+    }
+    let s = MmapStore::open(root.path(), ID, opts(), NOW + 99).unwrap();
+    assert!(s.existed_before());
+    assert!(s.recovery().is_clean(), "{:?}", s.recovery());
+    assert_eq!(s.recovery().journal_records, 300);
+    assert_eq!((s.next_outgoing(), s.next_incoming()), (305, 17));
+    assert_eq!(
+        s.metadata().creation_time,
+        NOW,
+        "creation time is not rewritten by a reopen"
+    );
+    assert!(s.metadata().correctly_terminated);
+    assert_eq!(read_seqs(&s), (1..=300).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_second_owner_is_refused_until_release() {
+    let root = tempfile::tempdir().unwrap();
+    let s = open(root.path());
+    match MmapStore::open(root.path(), ID, opts(), NOW) {
+        Err(StoreError::Locked { path }) => assert_eq!(path, s.dir().join("lock")),
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    drop(s); // release: files stay, lock goes
+    let s = open(root.path());
+    assert!(s.existed_before());
+}
+
+#[test]
+fn destroy_removes_the_files() {
+    let root = tempfile::tempdir().unwrap();
+    let mut s = open(root.path());
+    s.append_outbound(1, &msg(1)).unwrap();
+    let dir = s.dir().to_path_buf();
+    s.destroy().unwrap();
+    assert!(!dir.exists());
+    let s = open(root.path());
+    assert!(!s.existed_before());
+    assert_eq!(s.next_outgoing(), 1);
+}
+
+#[test]
+fn identities_are_confined_to_the_root() {
+    let root = tempfile::tempdir().unwrap();
+    let s = MmapStore::open(root.path(), "../FIX.4.2/A B", opts(), NOW).unwrap();
+    assert_eq!(s.dir().parent().unwrap(), root.path());
+    assert_eq!(s.dir().file_name().unwrap(), "%2E.%2FFIX.4.2%2FA%20B");
+    assert!(matches!(
+        MmapStore::open(root.path(), "", opts(), NOW),
+        Err(StoreError::InvalidIdentity(_))
+    ));
+}
+
+#[test]
+fn partially_written_tail_record_is_cut_off() {
+    let root = tempfile::tempdir().unwrap();
+    let (seg, end) = {
+        let mut s = open(root.path());
+        for seq in 1..=5 {
+            s.append_outbound(seq, &msg(seq)).unwrap();
+        }
+        let seg = gen_dir(&s).join("00000000.seg");
+        let end = journal_end(&seg);
+        (seg, end)
+    };
+    // A record whose payload and sequence number reached the page but whose commit word did not:
+    let mut partial = 6u64.to_le_bytes().to_vec();
+    partial.extend_from_slice(&[0; 8]);
+    partial.extend_from_slice(&msg(6));
+    patch(&seg, end, &partial);
+    {
+        let mut s = open(root.path());
+        let r = s.recovery().clone();
+        assert!(r.tail_bytes_zeroed > 0, "{r:?}");
+        assert_eq!(r.journal_records, 5);
+        assert_eq!(s.next_outgoing(), 6);
+        assert_eq!(read_seqs(&s), [1, 2, 3, 4, 5]);
+        assert!(peek(&seg, end, partial.len()).iter().all(|&b| b == 0));
+        s.append_outbound(6, &msg(6)).unwrap();
+    }
+    let s = open(root.path());
+    assert!(s.recovery().is_clean(), "{:?}", s.recovery());
+    assert_eq!(read_seqs(&s), [1, 2, 3, 4, 5, 6]);
+}
+
+#[test]
+fn corrupt_record_ends_the_journal_and_later_segments_are_discarded() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = {
+        let mut s = open(root.path());
+        for seq in 1..=400 {
+            s.append_outbound(seq, &msg(seq)).unwrap();
+        }
+        gen_dir(&s)
+    };
+    let segs = fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "seg")
+        })
+        .count();
+    assert!(segs >= 3, "8 KiB segments must have rolled: {segs}");
+    // Flip one payload byte of the third record of the first segment (a page lost in a power cut).
+    let seg0 = dir.join("00000000.seg");
+    let off = record_offset(&seg0, 2) + 16 + 3;
+    let b = peek(&seg0, off, 1)[0];
+    patch(&seg0, off, &[b ^ 0x20]);
+    let mut s = open(root.path());
+    let r = s.recovery().clone();
+    assert_eq!(r.journal_records, 2, "{r:?}");
+    assert_eq!(r.segments_discarded as usize, segs - 1);
+    assert!(r.tail_bytes_zeroed > 0);
+    assert_eq!(read_seqs(&s), [1, 2]);
+    // The sequence number is in the state file and does not go back with the journal.
+    assert_eq!(s.next_outgoing(), 401);
+    s.append_outbound(401, &msg(401)).unwrap();
+    assert_eq!(read_seqs(&s), [1, 2, 401]);
+}
+
+#[test]
+fn missing_or_stale_index_is_rebuilt() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = {
+        let mut s = open(root.path());
+        for seq in (1..=200).filter(|s| s % 5 != 0) {
+            s.set_next_outgoing(seq).unwrap_or(());
+            s.append_outbound(seq, &msg(seq)).unwrap();
+        }
+        gen_dir(&s)
+    };
+    let want: Vec<u64> = (1..=200).filter(|s| s % 5 != 0).collect();
+    fs::remove_file(dir.join("index")).unwrap();
+    {
+        let s = open(root.path());
+        assert!(s.recovery().index_rebuilt);
+        assert_eq!(read_seqs(&s), want);
+    }
+    // Stale entries: garbage where seq 5 (a gap) is, and a wrong position for seq 7.
+    let idx = dir.join("index");
+    patch(&idx, 64 + 4 * 8, &(u64::MAX).to_le_bytes());
+    patch(&idx, 64 + 6 * 8, &((1u64 << 63) | 64).to_le_bytes());
+    patch(&idx, 64 + 500 * 8, &((1u64 << 63) | 64).to_le_bytes());
+    let s = open(root.path());
+    assert_eq!(s.recovery().index_entries_repaired, 3, "{:?}", s.recovery());
+    assert_eq!(read_seqs(&s), want);
+}
+
+#[test]
+fn torn_sequence_slot_falls_back_without_going_backwards() {
+    let root = tempfile::tempdir().unwrap();
+    let state = {
+        let mut s = open(root.path());
+        for seq in 1..=10 {
+            s.append_outbound(seq, &msg(seq)).unwrap();
+        }
+        s.set_next_incoming(8).unwrap();
+        s.set_next_incoming(9).unwrap();
+        s.dir().join("state")
+    };
+    // Damage the newest slot of each number (each holds the latest of two alternating writes).
+    for base in [64u64, 80] {
+        let a = peek(&state, base, 8);
+        let b = peek(&state, base + 8, 8);
+        let ctr = |w: &[u8]| w[5];
+        let newest = if ctr(&b) == ctr(&a).wrapping_add(1) {
+            base + 8
+        } else {
+            base
+        };
+        let mut w = peek(&state, newest, 8);
+        w[1] ^= 0x10;
+        patch(&state, newest, &w);
+    }
+    let s = open(root.path());
+    let r = s.recovery();
+    assert_eq!(r.seq_slot_fallbacks, 2, "{r:?}");
+    assert_eq!(
+        s.next_incoming(),
+        8,
+        "incoming falls back one: a resend, not a loss"
+    );
+    assert!(
+        r.outgoing_raised_from_journal,
+        "outgoing is raised past the journal: {r:?}"
+    );
+    assert_eq!(s.next_outgoing(), 11);
+}
+
+#[test]
+fn unrecoverable_state_is_a_typed_error_naming_the_file() {
+    let root = tempfile::tempdir().unwrap();
+    let state = open(root.path()).dir().join("state");
+    patch(&state, 64, &[0xAB; 16]);
+    match MmapStore::open(root.path(), ID, opts(), NOW) {
+        Err(StoreError::Corrupt { path, reason }) => {
+            assert_eq!(path, state);
+            assert!(reason.contains("outgoing"), "{reason}");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    patch(&state, 0, b"NOTSTATE");
+    assert!(matches!(
+        MmapStore::open(root.path(), ID, opts(), NOW),
+        Err(StoreError::Corrupt {
+            reason: "bad magic",
+            ..
+        })
+    ));
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&state)
+        .unwrap()
+        .set_len(100)
+        .unwrap();
+    let e = MmapStore::open(root.path(), ID, opts(), NOW).unwrap_err();
+    assert!(e.to_string().contains(&state.display().to_string()), "{e}");
+}
+
+#[test]
+fn metadata_torn_write_falls_back_to_previous_record() {
+    let root = tempfile::tempdir().unwrap();
+    let state = {
+        let mut s = open(root.path());
+        s.set_correctly_terminated(true).unwrap(); // record 2 in slot 0
+        s.set_correctly_terminated(false).unwrap(); // record 3 in slot 1
+        s.dir().join("state")
+    };
+    // Tear record 3: its checksum no longer matches.
+    patch(&state, 192 + 32, &7u64.to_le_bytes());
+    let s = open(root.path());
+    assert!(s.recovery().meta_slot_fallback);
+    assert!(s.metadata().correctly_terminated, "record 2 said true");
+}
+
+#[test]
+fn reset_archives_or_deletes_the_old_journal() {
+    let root = tempfile::tempdir().unwrap();
+    let o = StoreOptions {
+        archive_on_reset: true,
+        ..opts()
+    };
+    let mut s = MmapStore::open(root.path(), ID, o, NOW).unwrap();
+    s.append_outbound(1, &msg(1)).unwrap();
+    let old = gen_dir(&s);
+    s.reset(NOW + 1).unwrap();
+    assert!(!old.exists());
+    let archived: Vec<_> = fs::read_dir(s.dir().join("archive")).unwrap().collect();
+    assert_eq!(archived.len(), 1);
+    let mut s = open_after(s, root.path());
+    assert_eq!(
+        (s.next_outgoing(), s.metadata().last_reset_time),
+        (1, NOW + 1)
+    );
+    let old = gen_dir(&s);
+    s.reset(NOW + 2).unwrap();
+    assert!(!old.exists());
+    assert_eq!(
+        fs::read_dir(s.dir().join("archive")).unwrap().count(),
+        1,
+        "default deletes"
+    );
+}
+
+fn open_after(s: MmapStore, root: &Path) -> MmapStore {
+    drop(s);
+    open(root)
+}
+
+#[test]
+fn interrupted_reset_leaves_a_stale_generation_that_is_removed() {
+    let root = tempfile::tempdir().unwrap();
+    let stale = {
+        let mut s = open(root.path());
+        s.append_outbound(1, &msg(1)).unwrap();
+        let g = s.metadata().generation + 1;
+        s.dir().join(format!("journal.{g:010}"))
+    };
+    fs::create_dir(&stale).unwrap();
+    fs::write(stale.join("00000000.seg"), b"half made").unwrap();
+    let s = open(root.path());
+    assert_eq!(s.recovery().stale_generations_removed, 1);
+    assert!(!stale.exists());
+    assert_eq!(read_seqs(&s), [1]);
+}
+
+#[test]
+fn flush_handle_flushes_and_prepares_segments_off_thread() {
+    let root = tempfile::tempdir().unwrap();
+    let o = StoreOptions {
+        durability: Durability::Interval(Duration::from_millis(5)),
+        ..opts()
+    };
+    let mut s = MmapStore::open(root.path(), ID, o, NOW).unwrap();
+    let h = s.flush_handle().unwrap();
+    assert_eq!(h.interval(), Some(Duration::from_millis(5)));
+    assert!(
+        !h.prepare_next_segment().unwrap(),
+        "segment 0 is not half full yet"
+    );
+    let mut seq = 1;
+    let worker = std::thread::spawn({
+        let h = h.clone();
+        move || {
+            for _ in 0..20 {
+                h.flush().unwrap();
+                h.prepare_next_segment().unwrap();
+            }
+        }
+    });
+    while seq <= 70 {
+        s.append_outbound(seq, &msg(seq)).unwrap();
+        seq += 1;
+    }
+    worker.join().unwrap();
+    // Now past half of segment 0: the handle creates segment 1 under a temporary name.
+    let dir = gen_dir(&s);
+    let prepared = h.prepare_next_segment().unwrap();
+    let tmp = dir.join("next.seg.tmp");
+    if prepared {
+        assert!(tmp.exists());
+    }
+    while seq <= 200 {
+        s.append_outbound(seq, &msg(seq)).unwrap();
+        seq += 1;
+    }
+    assert!(!tmp.exists(), "the writer took the prepared segment");
+    assert!(dir.join("00000001.seg").exists());
+    h.flush().unwrap();
+    drop(s);
+    h.flush().unwrap(); // the handle outlives the store
+    let s = open(root.path());
+    assert!(s.recovery().is_clean(), "{:?}", s.recovery());
+    assert_eq!(read_seqs(&s), (1..=200).collect::<Vec<_>>());
+}
+
+#[test]
+fn every_message_durability_works() {
+    let root = tempfile::tempdir().unwrap();
+    let o = StoreOptions::with_durability(Durability::EveryMessage);
+    let mut s = MmapStore::open(root.path(), ID, o.clone(), NOW).unwrap();
+    for seq in 1..=20 {
+        s.append_outbound(seq, &msg(seq)).unwrap();
+        s.set_next_incoming(seq + 1).unwrap();
+    }
+    drop(s);
+    let s = MmapStore::open(root.path(), ID, o, NOW).unwrap();
+    assert_eq!((s.next_outgoing(), s.next_incoming()), (21, 21));
+}
+
+#[test]
+fn invalid_options_are_refused() {
+    let root = tempfile::tempdir().unwrap();
+    for o in [
+        StoreOptions {
+            segment_size: 1000,
+            ..opts()
+        },
+        StoreOptions {
+            segment_size: 4096 * 3 + 1,
+            ..opts()
+        },
+        StoreOptions {
+            index_entries: 0,
+            ..opts()
+        },
+        StoreOptions::with_durability(Durability::Interval(Duration::ZERO)),
+    ] {
+        assert!(matches!(
+            MmapStore::open(root.path(), ID, o, NOW),
+            Err(StoreError::InvalidOptions(_))
+        ));
+    }
+    let mut s = MmapStore::open(
+        root.path(),
+        ID,
+        StoreOptions {
+            segment_size: 4096,
+            ..opts()
+        },
+        NOW,
+    )
+    .unwrap();
+    let max = 4096 - 80;
+    s.append_outbound(1, &vec![b'x'; max]).unwrap();
+    assert!(matches!(
+        s.append_outbound(2, &vec![b'x'; max + 1]),
+        Err(StoreError::MessageSize { .. })
+    ));
+    let mut n = 0;
+    s.read_outbound(1, 1, &mut |_, b| n = b.len()).unwrap();
+    assert_eq!(n, max);
+}
