@@ -38,7 +38,11 @@
 //! Parsing validates every value against its key as it is read; [`Config::resolve`] then applies
 //! defaults (built-in, then engine-wide, then per session, then per backup endpoint) and checks
 //! what is required. Every error names `FILE:LINE: KEY`. `docs/CONFIG.md` lists every key.
+//!
+//! [`EndpointSelector`] turns a session's backup and reconnection settings into decisions: which
+//! endpoint to try next and after what delay, or give up.
 
+mod endpoints;
 mod error;
 mod keys;
 mod resolve;
@@ -50,6 +54,7 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
+pub use endpoints::{Attempt, EndpointSelector, Next};
 pub use error::{ConfigError, Location};
 pub use keys::all_key_names;
 pub use resolve::Resolved;
