@@ -7,7 +7,9 @@
 
 use criterion::{Criterion, Throughput};
 use fix_benches::alloc::{CountingAllocator, assert_no_alloc};
-use fix_benches::{data_file, encode_execution_report, frame_and_scan};
+use fix_benches::{
+    data_file, encode_execution_report, fix44_validator, frame_and_scan, frame_scan_validate,
+};
 use fix_codec::time::TimestampFormatter;
 use fix_codec::{EncodeBuffer, Framer, UtcTimestamp};
 use std::hint::black_box;
@@ -43,6 +45,25 @@ fn receive(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.bench_function("frame_scan_nos44", |b| {
         b.iter(|| frame_and_scan(black_box(&framer), black_box(&nos)))
+    });
+
+    let validator = fix44_validator();
+    let expected = frame_scan_validate(&framer, &validator, &nos);
+    assert_eq!(expected, Ok(Some(frame_and_scan(&framer, &nos).unwrap())));
+    let ns = assert_no_alloc(
+        "frame+scan+validate nos44",
+        ALLOC_CHECK_WARM_UP,
+        iterations,
+        || {
+            let s = frame_scan_validate(black_box(&framer), black_box(&validator), black_box(&nos));
+            assert_eq!(s, expected);
+        },
+    );
+    eprintln!(
+        "frame+scan+validate nos44: 0 allocations in {iterations} messages, ~{ns:.0} ns/message"
+    );
+    g.bench_function("frame_scan_validate_nos44", |b| {
+        b.iter(|| frame_scan_validate(black_box(&framer), black_box(&validator), black_box(&nos)))
     });
     g.finish();
 }

@@ -5,7 +5,11 @@
 pub mod alloc;
 
 use fix_codec::time::TimestampFormatter;
-use fix_codec::{EncodeBuffer, FieldIter, FrameStatus, Framer, TimePrecision, UtcTimestamp};
+use fix_codec::{
+    Dictionary, EncodeBuffer, FieldIter, FrameStatus, Framer, TimePrecision, UtcTimestamp,
+    ValidationError, ValidationOptions, Validator,
+};
+use std::sync::Arc;
 
 /// Directory holding the benchmark messages.
 pub const DATA_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data");
@@ -46,6 +50,38 @@ pub fn frame_and_scan(framer: &Framer, buf: &[u8]) -> Option<ScanSummary> {
         fields,
         digest,
     })
+}
+
+/// The vendored QuickFIX dictionary `spec/<name>` (cold path: panics if it is missing or invalid).
+pub fn dictionary(name: &str) -> Dictionary {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../spec")
+        .join(name);
+    Dictionary::from_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A validator for FIX.4.4 with the default (strictest) options, as the acceptance sessions use.
+pub fn fix44_validator() -> Validator {
+    Validator::new(
+        Arc::new(dictionary("FIX44.xml")),
+        None,
+        ValidationOptions::default(),
+    )
+}
+
+/// The receive hot path with validation: [`frame_and_scan`], then validate the frame against the
+/// dictionary. `Ok(None)` if `buf` does not start with a complete, well-formed message.
+#[inline]
+pub fn frame_scan_validate(
+    framer: &Framer,
+    validator: &Validator,
+    buf: &[u8],
+) -> Result<Option<ScanSummary>, ValidationError> {
+    let Some(summary) = frame_and_scan(framer, buf) else {
+        return Ok(None);
+    };
+    validator.validate(&buf[..summary.frame_len])?;
+    Ok(Some(summary))
 }
 
 /// SendingTime of the reference ExecutionReport in `data/er44.fix`: 2026-11-23 10:15:30.125 UTC.
@@ -98,6 +134,26 @@ mod tests {
         let mut bad = nos.clone();
         bad[30] ^= 1;
         assert_eq!(frame_and_scan(&Framer::default(), &bad), None);
+    }
+
+    #[test]
+    fn nos44_and_er44_are_valid_fix44() {
+        let v = fix44_validator();
+        let framer = Framer::default();
+        let nos = data_file("nos44.fix");
+        let s = frame_scan_validate(&framer, &v, &nos).expect("valid FIX.4.4");
+        assert_eq!(s.map(|s| s.fields), Some(18));
+        assert_eq!(v.validate(&data_file("er44.fix")), Ok(()));
+        // Not a vacuous pass: an undefined tag is rejected.
+        let mut out = EncodeBuffer::default();
+        let mut e = out.encoder(b"FIX.4.4", b"D");
+        e.field_u64(34, 2)
+            .field(49, b"A")
+            .field(52, b"20261123-10:15:30.123")
+            .field(56, b"B")
+            .field(4999, b"x");
+        let bad = e.finish();
+        assert!(frame_scan_validate(&framer, &v, bad).is_err());
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! catches an allocation without running the benchmarks.
 
 use fix_benches::alloc::{CountingAllocator, assert_no_alloc, thread_counts};
-use fix_benches::{data_file, encode_execution_report, frame_and_scan};
+use fix_benches::{
+    data_file, encode_execution_report, fix44_validator, frame_and_scan, frame_scan_validate,
+};
 use fix_codec::time::TimestampFormatter;
 use fix_codec::{EncodeBuffer, Framer, UtcTimestamp};
 use std::hint::black_box;
@@ -48,5 +50,18 @@ fn encode_does_not_allocate_once_warm() {
         now = now.add_nanos(1_300_000);
         let m = encode_execution_report(&mut out, &mut formatter, seq, black_box(now));
         black_box(m);
+    });
+}
+
+#[test]
+fn frame_scan_validate_does_not_allocate() {
+    let nos = data_file("nos44.fix");
+    let er = data_file("er44.fix");
+    let framer = Framer::default();
+    let validator = fix44_validator();
+    assert_no_alloc("frame+scan+validate", 100, 2_000, || {
+        let s = frame_scan_validate(black_box(&framer), black_box(&validator), black_box(&nos));
+        assert_eq!(black_box(s).map(|s| s.map(|s| s.fields)), Ok(Some(18)));
+        assert_eq!(validator.validate(black_box(&er)), Ok(()));
     });
 }
