@@ -672,3 +672,67 @@ fn config_md_documents_every_key() {
         );
     }
 }
+
+/// The QuickFIX acceptance suite's `cfg/at.cfg`, written in this format.
+#[test]
+fn acceptance_configuration() {
+    let mut text = String::from(
+        "ListenPort = 54321
+Role = Acceptor
+SenderCompID = ISLD
+ResetOnLogon = Y
+StorageDirectory = store
+Application = echo
+FixLayer.FixEngine.Sessions = TW40, TW41, TW42, TW43, TW44, TW50, TW50SP1, TW50SP2, TW, NO_CHECK_FIELDS_HAVE_VALUES
+",
+    );
+    let fix4 = [
+        ("TW40", "FIX.4.0", "FIX40"),
+        ("TW41", "FIX.4.1", "FIX41"),
+        ("TW42", "FIX.4.2", "FIX42"),
+        ("TW43", "FIX.4.3", "FIX43"),
+        ("TW44", "FIX.4.4", "FIX44"),
+        ("TW", "FIX.4.4", "FIX44"),
+        ("NO_CHECK_FIELDS_HAVE_VALUES", "FIX.4.4", "FIX44"),
+    ];
+    for (name, version, dict) in fix4 {
+        let p = format!("FixLayer.FixEngine.Session.{name}.");
+        text += &format!(
+            "{p}Version = {version}\n{p}TargetCompID = {name}\n{p}DataDictionary = spec/{dict}.xml\n"
+        );
+    }
+    text += "FixLayer.FixEngine.Session.NO_CHECK_FIELDS_HAVE_VALUES.ValidateFieldsHaveValues = N\n";
+    for (name, appl) in [
+        ("TW50", "FIX.5.0"),
+        ("TW50SP1", "FIX.5.0SP1"),
+        ("TW50SP2", "FIX.5.0SP2"),
+    ] {
+        let p = format!("FixLayer.FixEngine.Session.{name}.");
+        text += &format!(
+            "{p}Version = FIXT.1.1\n{p}TargetCompID = {name}\n{p}DefaultApplVerID = {appl}\n\
+             {p}TransportDataDictionary = spec/FIXT11.xml\n{p}AppDataDictionary = spec/{}.xml\n",
+            appl.replace('.', "")
+        );
+    }
+    let r = resolve(&text);
+    assert_eq!(r.sessions.len(), 10);
+    assert!(r.deferred.is_empty());
+    for s in &r.sessions {
+        assert_eq!(s.role, Role::Acceptor);
+        assert_eq!(s.primary.port, 54321);
+        assert_eq!(s.primary.ids.sender_comp_id, "ISLD");
+        assert_eq!(s.primary.ids.target_comp_id, s.name);
+        assert!(s.reset_on_logon);
+        assert_eq!(s.application, Application::Echo);
+        assert_eq!(
+            s.validation.fields_have_values,
+            s.name != "NO_CHECK_FIELDS_HAVE_VALUES"
+        );
+    }
+    let sp2 = r.session("TW50SP2").unwrap();
+    assert_eq!(sp2.default_appl_ver_id, Some(ApplVerId::Fix50Sp2));
+    assert_eq!(
+        sp2.dictionaries.app_data_dictionary,
+        Some(PathBuf::from("spec/FIX50SP2.xml"))
+    );
+}
