@@ -61,7 +61,8 @@ impl FixVersion {
 
 /// Checks `Username <553>` / `Password <554>` of a received Logon. `Err(text)` refuses the logon:
 /// the session answers with a Logout carrying `text` and closes.
-pub type CredentialCheck = Arc<dyn Fn(Option<&[u8]>, Option<&[u8]>) -> Result<(), String> + Send + Sync>;
+pub type CredentialCheck =
+    Arc<dyn Fn(Option<&[u8]>, Option<&[u8]>) -> Result<(), String> + Send + Sync>;
 
 /// Everything a [`crate::Session`] needs to know about itself. Build with [`SessionConfig::new`] and
 /// the `with_*` methods; every field has the QuickFIX / FIX Antenna default.

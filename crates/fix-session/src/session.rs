@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use fix_codec::field::parse_u64;
 use fix_codec::time::TimestampFormatter;
 use fix_codec::{
-    EncodeBuffer, Encoder, FieldIter, FrameStatus, Framer, MessageRef, TimePrecision,
-    UtcTimestamp, tags,
+    EncodeBuffer, Encoder, FieldIter, FrameStatus, Framer, MessageRef, TimePrecision, UtcTimestamp,
+    tags,
 };
 
 use crate::config::{ConfigError, FixVersion, ForceSeqNumReset, Role, SeqState, SessionConfig};
@@ -122,10 +122,10 @@ fn parse_header(frame: &[u8]) -> Option<Hdr<'_>> {
             }
             tags::POSS_DUP_FLAG => h.poss_dup = f.value == b"Y",
             t => {
-                if let Some(i) = ROUTING_TAGS.iter().position(|&r| r == t) {
-                    if h.routing[i].is_none() {
-                        h.routing[i] = Some(f.value);
-                    }
+                if let Some(i) = ROUTING_TAGS.iter().position(|&r| r == t)
+                    && h.routing[i].is_none()
+                {
+                    h.routing[i] = Some(f.value);
                 }
             }
         }
@@ -268,7 +268,9 @@ impl Session {
     pub fn connected(&mut self, now: Now, io: &mut impl SessionIo) {
         if self.conn.connected {
             // A second transport for a connected session: the engine must not do this.
-            io.event(Event::Warning("connected() while already connected: ignored"));
+            io.event(Event::Warning(
+                "connected() while already connected: ignored",
+            ));
             return;
         }
         self.clear_connection();
@@ -458,23 +460,25 @@ impl Session {
             return;
         }
         match self.state {
-            SessionState::WaitForConfirmLogon | SessionState::WaitForFirstLogon => {
-                if self.conn.logon_deadline.is_some_and(|d| now.mono >= d) {
-                    io.event(Event::Warning("timed out waiting for Logon"));
-                    self.close(io);
-                    let to = match self.cfg.role {
-                        Role::Initiator => SessionState::NonGracefullyTerminated,
-                        Role::Acceptor => SessionState::WaitForFirstLogon,
-                    };
-                    self.set_state(to, io);
-                }
+            SessionState::WaitForConfirmLogon | SessionState::WaitForFirstLogon
+                if self.conn.logon_deadline.is_some_and(|d| now.mono >= d) =>
+            {
+                io.event(Event::Warning("timed out waiting for Logon"));
+                self.close(io);
+                let to = match self.cfg.role {
+                    Role::Initiator => SessionState::NonGracefullyTerminated,
+                    Role::Acceptor => SessionState::WaitForFirstLogon,
+                };
+                self.set_state(to, io);
             }
-            SessionState::WaitForConfirmLogout => {
-                if self.conn.logout_deadline.is_some_and(|d| now.mono >= d) {
-                    io.event(Event::Warning("timed out waiting for the confirming Logout"));
-                    self.close(io);
-                    self.set_state(SessionState::NonGracefullyTerminated, io);
-                }
+            SessionState::WaitForConfirmLogout
+                if self.conn.logout_deadline.is_some_and(|d| now.mono >= d) =>
+            {
+                io.event(Event::Warning(
+                    "timed out waiting for the confirming Logout",
+                ));
+                self.close(io);
+                self.set_state(SessionState::NonGracefullyTerminated, io);
             }
             SessionState::Established => {
                 if self.heart_bt_int == 0 {
@@ -669,10 +673,10 @@ impl Session {
 
     /// Dictionary validation (when configured) and the session's own required-field checks.
     fn validate(&self, frame: &[u8], h: &Hdr<'_>) -> Result<(), Violation> {
-        if self.cfg.validate_incoming {
-            if let Some(v) = &self.cfg.validator {
-                v.validate(frame)?;
-            }
+        if self.cfg.validate_incoming
+            && let Some(v) = &self.cfg.validator
+        {
+            v.validate(frame)?;
         }
         let required: &[u32] = &[
             tags::MSG_SEQ_NUM,
@@ -751,9 +755,7 @@ impl Session {
             self.target_too_low(h, seq, now, io);
             return Verdict::Stop;
         }
-        if (check_high || check_low)
-            && self.conn.resend_range.is_some_and(|(_, end)| seq >= end)
-        {
+        if (check_high || check_low) && self.conn.resend_range.is_some_and(|(_, end)| seq >= end) {
             self.conn.resend_range = None;
         }
         Verdict::Accept
@@ -904,7 +906,12 @@ impl Session {
                 self.conn.resend_range = None;
             }
         } else if new_seq_no < self.next_target {
-            self.reject_and_maybe_incr(h, Violation::plain(RejectReason::ValueIsIncorrect), now, io);
+            self.reject_and_maybe_incr(
+                h,
+                Violation::plain(RejectReason::ValueIsIncorrect),
+                now,
+                io,
+            );
         }
     }
 
@@ -1097,7 +1104,11 @@ impl Session {
         }
         let reset_flag = m.get_bool(tags::RESET_SEQ_NUM_FLAG) == Some(true);
         if reset_flag && h.seq != Some(1) {
-            return refuse(self, io, "Logon with ResetSeqNumFlag=Y but MsgSeqNum is not 1");
+            return refuse(
+                self,
+                io,
+                "Logon with ResetSeqNumFlag=Y but MsgSeqNum is not 1",
+            );
         }
         Some(LogonInfo {
             heart_bt_int,
@@ -1166,10 +1177,8 @@ impl Session {
             if let Some(n) = next_expected {
                 e.field_u64(tags::NEXT_EXPECTED_MSG_SEQ_NUM, n);
             }
-            if fixt {
-                if let Some(v) = &appl_ver {
-                    e.field(tags::DEFAULT_APPL_VER_ID, v.as_bytes());
-                }
+            if fixt && let Some(v) = &appl_ver {
+                e.field(tags::DEFAULT_APPL_VER_ID, v.as_bytes());
             }
         });
     }
@@ -1275,10 +1284,10 @@ impl Session {
                 e.field_u64(tags::REF_TAG_ID, u64::from(t));
             }
             e.field(tags::REF_MSG_TYPE, h.msg_type);
-            if let Some(r) = reason {
-                if self.version > FixVersion::Fix42 || r.code() <= 11 {
-                    e.field_u64(tags::SESSION_REJECT_REASON, u64::from(r.code()));
-                }
+            if let Some(r) = reason
+                && (self.version > FixVersion::Fix42 || r.code() <= 11)
+            {
+                e.field_u64(tags::SESSION_REJECT_REASON, u64::from(r.code()));
             }
         }
         io.send(e.finish());
@@ -1520,10 +1529,16 @@ fn write_header(
         (tags::MSG_SEQ_NUM, Some(seq)),
         (tags::POSS_DUP_FLAG, orig.map(|_| &b"Y"[..])),
         (tags::SENDER_COMP_ID, Some(cfg.sender_comp_id.as_bytes())),
-        (tags::SENDER_SUB_ID, cfg.sender_sub_id.as_deref().map(str::as_bytes)),
+        (
+            tags::SENDER_SUB_ID,
+            cfg.sender_sub_id.as_deref().map(str::as_bytes),
+        ),
         (tags::SENDING_TIME, Some(&sending[..n])),
         (tags::TARGET_COMP_ID, Some(cfg.target_comp_id.as_bytes())),
-        (tags::TARGET_SUB_ID, cfg.target_sub_id.as_deref().map(str::as_bytes)),
+        (
+            tags::TARGET_SUB_ID,
+            cfg.target_sub_id.as_deref().map(str::as_bytes),
+        ),
         (tags::ORIG_SENDING_TIME, orig),
         (
             tags::SENDER_LOCATION_ID,

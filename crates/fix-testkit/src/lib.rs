@@ -779,7 +779,10 @@ impl ScriptedPeer {
     /// Whether the session closed the connection (and nothing more was sent).
     pub fn expect_disconnect(&mut self) {
         self.expect_nothing();
-        assert!(self.ep.io.closed, "expected the session to close the connection");
+        assert!(
+            self.ep.io.closed,
+            "expected the session to close the connection"
+        );
     }
 
     /// Advance time by `d`, firing the session's timers at each deadline on the way.
