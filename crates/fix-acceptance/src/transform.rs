@@ -16,6 +16,15 @@ const MAX_SHIFT_DIGITS: usize = 9;
 
 /// Transform a template (see the module documentation). Never fails: anything it does not
 /// recognise is copied verbatim.
+///
+/// ```
+/// use fix_acceptance::transform;
+/// use fix_codec::UtcTimestamp;
+///
+/// let now = UtcTimestamp::from_unix_secs(1_709_251_198); // 2024-02-29 23:59:58 UTC
+/// let out = transform(b"8=FIX.4.2\x0135=0\x0152=<TIME+5>\x01", now);
+/// assert_eq!(out, b"8=FIX.4.2\x019=26\x0135=0\x0152=20240301-00:00:03\x0110=201\x01");
+/// ```
 pub fn transform(template: &[u8], now: UtcTimestamp) -> Vec<u8> {
     let text = substitute_time(template, now);
     add_length_and_checksum(text)
