@@ -147,6 +147,18 @@ impl Violation {
     pub const fn plain(reason: RejectReason) -> Self {
         Self { reason, tag: None }
     }
+
+    /// The message cannot be read (or its BodyLength / CheckSum is wrong): it is ignored, with no
+    /// Reject and no sequence number consumed, as QuickFIX does.
+    pub const GARBLED: Violation = Violation {
+        reason: RejectReason::Other,
+        tag: None,
+    };
+
+    /// Whether this is [`Violation::GARBLED`].
+    pub fn is_garbled(&self) -> bool {
+        *self == Self::GARBLED
+    }
 }
 
 /// Validates a complete received frame (`8=` .. `10=xxx SOH`) before the session acts on it.
@@ -156,4 +168,19 @@ impl Violation {
 pub trait MessageValidator: Send + Sync + std::fmt::Debug {
     /// `Ok` when the message is acceptable.
     fn validate(&self, msg: &[u8]) -> Result<(), Violation>;
+}
+
+/// The data-dictionary validator of `fix-codec` (QuickFIX precedence and texts).
+impl MessageValidator for fix_codec::Validator {
+    fn validate(&self, msg: &[u8]) -> Result<(), Violation> {
+        fix_codec::Validator::validate(self, msg).map_err(|e| {
+            if e.is_garbled() {
+                return Violation::GARBLED;
+            }
+            Violation {
+                reason: RejectReason::from_code(e.reason.code()).unwrap_or(RejectReason::Other),
+                tag: e.tag,
+            }
+        })
+    }
 }

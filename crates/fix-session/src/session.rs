@@ -371,6 +371,20 @@ impl Session {
         io: &mut impl SessionIo,
         body: impl FnOnce(&mut Encoder<'_>),
     ) -> Result<u64, SendError> {
+        self.send_app_with_header(msg_type, &[], now, io, body)
+    }
+
+    /// [`Session::send_app`] with more header fields (`PossResend <97>`, routing `115`/`128`, ...),
+    /// merged into the header in ascending tag order. Fields the session writes itself
+    /// (`8`, `9`, `35`, `34`, `43`, `49`, `52`, `56`, `122`, `10`) are ignored; at most 24 are kept.
+    pub fn send_app_with_header(
+        &mut self,
+        msg_type: &[u8],
+        header: &[(u32, &[u8])],
+        now: Now,
+        io: &mut impl SessionIo,
+        body: impl FnOnce(&mut Encoder<'_>),
+    ) -> Result<u64, SendError> {
         if self.state != SessionState::Established {
             return Err(SendError::NotLoggedOn(self.state));
         }
@@ -381,15 +395,20 @@ impl Session {
         {
             return Err(SendError::InvalidMsgType);
         }
+        let mut extra: [(u32, &[u8]); MAX_HEADER_FIELDS] = [(0, b""); MAX_HEADER_FIELDS];
+        let mut n_extra = 0;
+        for &(t, v) in header {
+            let own = matches!(t, 8 | 9 | 10 | 34 | 35 | 43 | 49 | 52 | 56 | 122);
+            if !own && n_extra < MAX_HEADER_FIELDS {
+                extra[n_extra] = (t, v);
+                n_extra += 1;
+            }
+        }
         let seq = self.next_sender;
         let mut e = self.enc.encoder(self.cfg.begin_string.as_bytes(), msg_type);
-        write_header(
-            &mut e,
-            &self.cfg,
-            &mut self.ts,
-            self.precision,
-            HeaderArgs::new(seq, now.utc),
-        );
+        let mut args = HeaderArgs::new(seq, now.utc);
+        args.extra = &extra[..n_extra];
+        write_header(&mut e, &self.cfg, &mut self.ts, self.precision, args);
         body(&mut e);
         let bytes = e.finish();
         io.persist_outbound(seq, bytes);
@@ -418,7 +437,7 @@ impl Session {
         let Some(h) = parse_header(msg) else {
             return Err(SendError::InvalidMsgType);
         };
-        self.write_reject(&h, reason, tag, text.map(str::as_bytes), now, io);
+        self.write_reject(msg, &h, (reason, tag, text.map(str::as_bytes)), now, io);
         Ok(())
     }
 
@@ -538,6 +557,25 @@ impl Session {
                 }
                 FrameStatus::Garbled { skip, error } => {
                     io.event(Event::Garbled(error));
+                    let before_logon = matches!(
+                        self.state,
+                        SessionState::WaitForFirstLogon | SessionState::WaitForConfirmLogon
+                    );
+                    if before_logon {
+                        // QuickFIX drops a connection that sends an invalid message before the
+                        // Logon exchange completed (e.g. a Logon with a wrong BodyLength).
+                        io.event(Event::Warning("garbled message before Logon"));
+                        self.close(io);
+                        let to = match self.cfg.role {
+                            Role::Initiator => SessionState::NonGracefullyTerminated,
+                            Role::Acceptor => SessionState::WaitForFirstLogon,
+                        };
+                        self.set_state(to, io);
+                        return InputStatus {
+                            consumed: buf.len(),
+                            yielded: false,
+                        };
+                    }
                     if error.is_fatal() {
                         self.close(io);
                         self.dropped(io);
@@ -612,7 +650,11 @@ impl Session {
             return false;
         }
         if let Err(v) = self.validate(frame, &h) {
-            self.reject_and_maybe_incr(&h, v, now, io);
+            if v.is_garbled() {
+                io.event(Event::Ignored("garbled message"));
+            } else {
+                self.reject_and_maybe_incr(frame, &h, v, now, io);
+            }
             return false;
         }
         match h.msg_type {
@@ -731,6 +773,7 @@ impl Session {
     ) -> Verdict {
         if !self.sending_time_ok(h, now) {
             self.reject_and_maybe_incr(
+                frame,
                 h,
                 Violation::plain(RejectReason::SendingTimeAccuracyProblem),
                 now,
@@ -740,7 +783,13 @@ impl Session {
             return Verdict::Stop;
         }
         if !self.comp_ids_ok(h) {
-            self.reject_and_maybe_incr(h, Violation::plain(RejectReason::CompIdProblem), now, io);
+            self.reject_and_maybe_incr(
+                frame,
+                h,
+                Violation::plain(RejectReason::CompIdProblem),
+                now,
+                io,
+            );
             self.start_logout(b"", now, io);
             return Verdict::Stop;
         }
@@ -752,7 +801,7 @@ impl Session {
             return Verdict::Stop;
         }
         if check_low && seq < self.next_target {
-            self.target_too_low(h, seq, now, io);
+            self.target_too_low(frame, h, seq, now, io);
             return Verdict::Stop;
         }
         if (check_high || check_low) && self.conn.resend_range.is_some_and(|(_, end)| seq >= end) {
@@ -815,7 +864,14 @@ impl Session {
         });
     }
 
-    fn target_too_low(&mut self, h: &Hdr<'_>, seq: u64, now: Now, io: &mut impl SessionIo) {
+    fn target_too_low(
+        &mut self,
+        frame: &[u8],
+        h: &Hdr<'_>,
+        seq: u64,
+        now: Now,
+        io: &mut impl SessionIo,
+    ) {
         if !h.poss_dup {
             let mut text = [0u8; 96];
             let n = too_low_text(&mut text, self.next_target, seq);
@@ -831,6 +887,7 @@ impl Session {
             ) {
                 (None, _) => {
                     self.reject_and_maybe_incr(
+                        frame,
                         h,
                         Violation::tag(RejectReason::RequiredTagMissing, tags::ORIG_SENDING_TIME),
                         now,
@@ -840,6 +897,7 @@ impl Session {
                 }
                 (Some(_), None) => {
                     self.reject_and_maybe_incr(
+                        frame,
                         h,
                         Violation::tag(RejectReason::IncorrectDataFormat, tags::ORIG_SENDING_TIME),
                         now,
@@ -851,6 +909,7 @@ impl Session {
                     let sent = h.sending_time.and_then(UtcTimestamp::parse);
                     if sent.is_some_and(|s| orig > s) {
                         self.reject_and_maybe_incr(
+                            frame,
                             h,
                             Violation::plain(RejectReason::SendingTimeAccuracyProblem),
                             now,
@@ -907,6 +966,7 @@ impl Session {
             }
         } else if new_seq_no < self.next_target {
             self.reject_and_maybe_incr(
+                frame,
                 h,
                 Violation::plain(RejectReason::ValueIsIncorrect),
                 now,
@@ -1221,12 +1281,13 @@ impl Session {
     /// only when it is the expected one).
     fn reject_and_maybe_incr(
         &mut self,
+        frame: &[u8],
         h: &Hdr<'_>,
         v: Violation,
         now: Now,
         io: &mut impl SessionIo,
     ) {
-        self.write_reject(h, Some(v.reason), v.tag, None, now, io);
+        self.write_reject(frame, h, (Some(v.reason), v.tag, None), now, io);
         if h.msg_type != b"A" && h.msg_type != b"4" && h.seq == Some(self.next_target) {
             self.incr_target(io);
         }
@@ -1234,10 +1295,9 @@ impl Session {
 
     fn write_reject(
         &mut self,
+        frame: &[u8],
         h: &Hdr<'_>,
-        reason: Option<RejectReason>,
-        tag: Option<u32>,
-        text_override: Option<&[u8]>,
+        (reason, tag, text_override): (Option<RejectReason>, Option<u32>, Option<&[u8]>),
         now: Now,
         io: &mut impl SessionIo,
     ) {
@@ -1245,21 +1305,35 @@ impl Session {
         let v42 = self.version >= FixVersion::Fix42;
         let mut routing: [(u32, &[u8]); 6] = [(0, b""); 6];
         for (i, slot) in routing.iter_mut().enumerate() {
+            // Location IDs (144/145) exist from FIX 4.1 on; QuickFIX reverses them only there.
+            let location = matches!(ROUTING_TAGS[i], 144 | 145);
+            if location && self.version < FixVersion::Fix41 {
+                continue;
+            }
             if let Some(v) = h.routing[i].filter(|v| !v.is_empty()) {
                 *slot = (REVERSED_ROUTING_TAGS[i], v);
             }
         }
+        // RefTagID as text: a number, or the raw text of a malformed tag (`-1=x`).
+        let mut tag_digits = [0u8; 20];
+        let tag_text: Option<&[u8]> = match (tag, reason) {
+            (Some(t), _) => Some(u64_text(u64::from(t), &mut tag_digits)),
+            (None, Some(RejectReason::InvalidTagNumber)) => {
+                fix_codec::dict::first_malformed_tag(frame)
+            }
+            _ => None,
+        };
         let mut text_buf = [0u8; 128];
         let text: &[u8] = match (text_override, reason) {
             (Some(t), _) => t,
             (None, Some(r)) => {
                 let base = r.text().as_bytes();
-                match tag {
+                match tag_text {
                     Some(t) if !v42 => {
                         let mut w = ByteWriter::new(&mut text_buf);
                         w.put(base);
                         w.put(b" (");
-                        w.put_u64(u64::from(t));
+                        w.put(t);
                         w.put(b")");
                         let n = w.len();
                         &text_buf[..n]
@@ -1280,8 +1354,8 @@ impl Session {
             e.field(tags::TEXT, text);
         }
         if v42 {
-            if let Some(t) = tag.filter(|_| text_override.is_none() || reason.is_some()) {
-                e.field_u64(tags::REF_TAG_ID, u64::from(t));
+            if let Some(t) = tag_text {
+                e.field(tags::REF_TAG_ID, t);
             }
             e.field(tags::REF_MSG_TYPE, h.msg_type);
             if let Some(r) = reason

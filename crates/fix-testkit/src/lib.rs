@@ -18,6 +18,8 @@ use std::time::Duration;
 use fix_codec::{FrameStatus, Framer, MessageRef, UtcTimestamp, checksum};
 use fix_session::{Event, MonoTime, Now, Session, SessionIo, SessionState};
 
+pub mod inproc;
+
 /// Monotonic and UTC time under the test's control.
 #[derive(Debug, Clone, Copy)]
 pub struct ManualClock {
@@ -471,7 +473,9 @@ impl App for EchoApp {
                 self.seen_cl_ord_ids.insert(id);
             }
             let body = &self.body;
-            let _ = session.send_app(t, now, io, |e| body(msg, e));
+            let poss_resend = m.get(97).map(|v| [(97u32, v)]);
+            let header: &[(u32, &[u8])] = poss_resend.as_ref().map_or(&[], |h| &h[..]);
+            let _ = session.send_app_with_header(t, header, now, io, |e| body(msg, e));
         } else if v42 {
             let seq = m.get(34).unwrap_or(b"0").to_vec();
             let _ = session.send_app(b"j", now, io, |e| {
