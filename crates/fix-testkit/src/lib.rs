@@ -117,6 +117,8 @@ pub struct Recorder {
     pub next_target: u64,
     /// Every next-target report, in order (to check that numbers never go back).
     pub target_history: Vec<u64>,
+    /// Every next-sender report, in order.
+    pub sender_history: Vec<u64>,
     /// Number of `reset_store()` calls.
     pub store_resets: usize,
     /// Every event.
@@ -189,6 +191,7 @@ impl SessionIo for Recorder {
     }
     fn next_sender_seq_changed(&mut self, next: u64) {
         self.next_sender = next;
+        self.sender_history.push(next);
     }
     fn next_target_seq_changed(&mut self, next: u64) {
         self.next_target = next;
@@ -640,8 +643,8 @@ impl Pair {
         moved
     }
 
-    /// A close by either side drops the link for both.
-    fn handle_closes(&mut self) {
+    /// A close by either side drops the link for both (after delivering what was sent before it).
+    pub fn handle_closes(&mut self) {
         if self.a.io.closed || self.b.io.closed {
             self.a.io.closed = false;
             self.b.io.closed = false;
