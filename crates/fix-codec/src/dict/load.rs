@@ -386,6 +386,13 @@ pub(super) fn load(xml: &str) -> Result<Dictionary, DictError> {
         }
     }
     msg_short.sort_unstable();
+    let mut msg_single = [0u16; 256];
+    for (i, m) in messages.iter().enumerate() {
+        if let [b] = *m.msg_type {
+            msg_single[usize::from(b)] =
+                u16::try_from(i + 1).map_err(|_| invalid("too many messages"))?;
+        }
+    }
     msg_long.sort_unstable();
     if msg_short.windows(2).any(|w| w[0].0 == w[1].0)
         || msg_long.windows(2).any(|w| w[0].0 == w[1].0)
@@ -402,6 +409,7 @@ pub(super) fn load(xml: &str) -> Result<Dictionary, DictError> {
         header,
         trailer,
         messages,
+        msg_single,
         msg_short,
         msg_long,
         groups: loader.groups,

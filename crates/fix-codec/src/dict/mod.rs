@@ -213,6 +213,8 @@ pub struct Dictionary {
     pub(crate) header: Layout,
     pub(crate) trailer: Layout,
     pub(crate) messages: Vec<MsgDef>,
+    /// One-byte msg types (the session messages and the busiest application ones): index + 1.
+    pub(crate) msg_single: [u16; 256],
     /// (packed msg type, index into `messages`), sorted, for types of up to 7 bytes.
     pub(crate) msg_short: Vec<(u64, u32)>,
     /// Longer msg types, sorted.
@@ -274,6 +276,14 @@ impl Dictionary {
 
     #[inline]
     pub(crate) fn msg(&self, msg_type: &[u8]) -> Option<&MsgDef> {
+        if let [b] = msg_type {
+            let i = self.msg_single[usize::from(*b)];
+            return if i == 0 {
+                None
+            } else {
+                self.messages.get(usize::from(i) - 1)
+            };
+        }
         let i = match pack_msg_type(msg_type) {
             Some(k) => {
                 let p = self.msg_short.binary_search_by_key(&k, |e| e.0).ok()?;

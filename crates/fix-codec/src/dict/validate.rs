@@ -81,7 +81,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn next_field(&mut self) -> Option<Result<Fld<'a>, ()>> {
         match self.it.next()? {
             Ok(f) => Some(Ok(Fld {
@@ -91,23 +91,27 @@ impl<'a> Scanner<'a> {
                 start: self.base + f.offset,
                 end: self.base + self.it.position(),
             })),
-            Err(FieldError::InvalidTag { offset }) => {
-                let start = self.base + offset;
-                let Some((tag, bad, vs, soh)) = numeric_bad_field(self.buf, start) else {
-                    return Some(Err(()));
-                };
-                self.base = soh + 1;
-                self.it = FieldIter::new(&self.buf[self.base..]);
-                Some(Ok(Fld {
-                    tag,
-                    bad,
-                    value: &self.buf[vs..soh],
-                    start,
-                    end: soh + 1,
-                }))
-            }
-            Err(_) => Some(Err(())),
+            Err(e) => Some(self.malformed(e)),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn malformed(&mut self, e: FieldError) -> Result<Fld<'a>, ()> {
+        let FieldError::InvalidTag { offset } = e else {
+            return Err(());
+        };
+        let start = self.base + offset;
+        let (tag, bad, vs, soh) = numeric_bad_field(self.buf, start).ok_or(())?;
+        self.base = soh + 1;
+        self.it = FieldIter::new(&self.buf[self.base..]);
+        Ok(Fld {
+            tag,
+            bad,
+            value: &self.buf[vs..soh],
+            start,
+            end: soh + 1,
+        })
     }
 }
 
@@ -179,7 +183,7 @@ impl<'s> Seen<'s> {
     }
 
     /// Record a field; true if it was already there.
-    #[inline]
+    #[inline(always)]
     fn insert(&mut self, idx: Option<u32>, tag: u32) -> bool {
         if let Some(i) = idx {
             if let Some(w) = self.bits.get_mut((i >> 6) as usize) {
@@ -199,7 +203,7 @@ impl<'s> Seen<'s> {
         false
     }
 
-    #[inline]
+    #[inline(always)]
     fn contains(&self, idx: Option<u32>, tag: u32) -> bool {
         if let Some(i) = idx {
             if let Some(w) = self.bits.get((i >> 6) as usize) {
@@ -423,7 +427,7 @@ impl<'v, 'm, 's> Run<'v, 'm, 's> {
     }
 
     /// Checks of one field that do not depend on other fields.
-    #[inline]
+    #[inline(always)]
     fn check_field(
         &self,
         d: &Dictionary,
