@@ -82,11 +82,7 @@ fn data_formats_by_type() {
     // Header types: BOOLEAN PossDupFlag, UTCTIMESTAMP SendingTime, INT MsgSeqNum (4.2), SEQNUM (4.4).
     let v = validator("FIX42.xml");
     assert_eq!(
-        check(
-            &v,
-            "FIX.4.2",
-            &format!("35=0|34=2|43=X|49=A|52=<TIME>|56=B|")
-        ),
+        check(&v, "FIX.4.2", "35=0|34=2|43=X|49=A|52=<TIME>|56=B|"),
         err(IncorrectDataFormat, 43)
     );
     assert_eq!(
@@ -373,10 +369,12 @@ fn nested_repeating_groups_fix44() {
     assert_eq!(
         v44(&format!(
             "{}453=1|448=P1|447=?|",
-            ORDER
-                .replace("55=INTC|", "55=INTC|")
-                .replace("11=ID|", "11=ID|")
+            ORDER.replace("21=1|", "21=9|")
         )),
+        err(ValueIsIncorrect, 21)
+    );
+    assert_eq!(
+        v44(&format!("{ORDER}453=1|448=P1|447=?|9001=x|")),
         err(ValueIsIncorrect, 447)
     );
     // Nested group fields outside their entry end the outer group.

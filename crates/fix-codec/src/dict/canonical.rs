@@ -89,8 +89,7 @@ fn emit_entries(
     // The region starts at an entry's first field, never between a length field and its data.
     let mut sc = Scanner::at(&msg[..to], from);
     let mut started = false;
-    loop {
-        let Some(next) = sc.next_field() else { break };
+    while let Some(next) = sc.next_field() {
         let f = next.map_err(|()| ValidationError::GARBLED)?;
         let li = if f.bad { None } else { g.local(f.tag) };
         let Some(li) = li else {
@@ -215,11 +214,11 @@ impl Validator {
             }
             let idx = if f.bad { None } else { bd.index(f.tag) };
             let mut span_end = f.end;
-            if let (Some(layout), Some(i)) = (body, idx) {
-                if let Some(gid) = layout.group(i, f.tag) {
-                    skip_group(bd, &bd.groups[gid as usize], &mut sc)?;
-                    span_end = sc_pos(&sc, f.end, msg.len());
-                }
+            if let (Some(layout), Some(i)) = (body, idx)
+                && let Some(gid) = layout.group(i, f.tag)
+            {
+                skip_group(bd, &bd.groups[gid as usize], &mut sc)?;
+                span_end = sc_pos(&sc, f.end, msg.len());
             }
             if n == items.len() {
                 return Err(ValidationError::GARBLED);

@@ -114,10 +114,10 @@ impl<'a, 'i> Loader<'a, 'i> {
                 "group" => {
                     let tag = self.tag_of(el)?;
                     b.add(tag, req && is_yes(el));
-                    if let Some(gid) = self.group(el, depth + 1)? {
-                        if !b.groups.iter().any(|g| g.0 == tag) {
-                            b.groups.push((tag, gid));
-                        }
+                    if let Some(gid) = self.group(el, depth + 1)?
+                        && !b.groups.iter().any(|g| g.0 == tag)
+                    {
+                        b.groups.push((tag, gid));
                     }
                 }
                 "component" => {

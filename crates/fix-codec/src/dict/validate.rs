@@ -185,13 +185,13 @@ impl<'s> Seen<'s> {
     /// Record a field; true if it was already there.
     #[inline(always)]
     fn insert(&mut self, idx: Option<u32>, tag: u32) -> bool {
-        if let Some(i) = idx {
-            if let Some(w) = self.bits.get_mut((i >> 6) as usize) {
-                let m = 1u64 << (i & 63);
-                let had = *w & m != 0;
-                *w |= m;
-                return had;
-            }
+        if let Some(i) = idx
+            && let Some(w) = self.bits.get_mut((i >> 6) as usize)
+        {
+            let m = 1u64 << (i & 63);
+            let had = *w & m != 0;
+            *w |= m;
+            return had;
         }
         if self.extra[..self.n].contains(&tag) {
             return true;
@@ -205,10 +205,10 @@ impl<'s> Seen<'s> {
 
     #[inline(always)]
     fn contains(&self, idx: Option<u32>, tag: u32) -> bool {
-        if let Some(i) = idx {
-            if let Some(w) = self.bits.get((i >> 6) as usize) {
-                return w & (1u64 << (i & 63)) != 0;
-            }
+        if let Some(i) = idx
+            && let Some(w) = self.bits.get((i >> 6) as usize)
+        {
+            return w & (1u64 << (i & 63)) != 0;
         }
         self.extra[..self.n].contains(&tag)
     }
@@ -394,7 +394,7 @@ impl<'v, 'm, 's> Run<'v, 'm, 's> {
         if self.opts.allow_unknown_message_fields && tag < USER_MIN {
             return false;
         }
-        !(tag >= USER_MIN && !self.opts.check_user_defined_fields)
+        tag < USER_MIN || self.opts.check_user_defined_fields
     }
 
     fn resolve(&mut self) {
@@ -452,10 +452,10 @@ impl<'v, 'm, 's> Run<'v, 'm, 's> {
             let Some(i) = idx else {
                 return Some(RejectReason::InvalidTagNumber);
             };
-            if let Some(layout) = body_level {
-                if !layout.is_member(i) {
-                    return Some(RejectReason::TagNotDefinedForMessageType);
-                }
+            if let Some(layout) = body_level
+                && !layout.is_member(i)
+            {
+                return Some(RejectReason::TagNotDefinedForMessageType);
             }
         }
         None
@@ -491,13 +491,13 @@ impl<'v, 'm, 's> Run<'v, 'm, 's> {
         }
         self.resolve();
 
-        if self.opts.check_fields_out_of_order {
-            if let Some(f) = out_of_order {
-                return Err(ValidationError {
-                    reason: RejectReason::TagSpecifiedOutOfRequiredOrder,
-                    tag: f.ref_tag(),
-                });
-            }
+        if self.opts.check_fields_out_of_order
+            && let Some(f) = out_of_order
+        {
+            return Err(ValidationError {
+                reason: RejectReason::TagSpecifiedOutOfRequiredOrder,
+                tag: f.ref_tag(),
+            });
         }
         match self.state {
             MsgState::Missing => {
@@ -573,10 +573,10 @@ impl<'v, 'm, 's> Run<'v, 'm, 's> {
                 RejectReason::TagAppearsMoreThanOnce,
                 f.ref_tag(),
             );
-        } else if self.state == MsgState::Known {
-            if let Some(r) = self.check_field(d, idx, f, self.body) {
-                self.offer(k | SUB_OWN, r, f.ref_tag());
-            }
+        } else if self.state == MsgState::Known
+            && let Some(r) = self.check_field(d, idx, f, self.body)
+        {
+            self.offer(k | SUB_OWN, r, f.ref_tag());
         }
         let (Some(layout), Some(i)) = (self.body, idx) else {
             return Ok(());
@@ -593,10 +593,10 @@ impl<'v, 'm, 's> Run<'v, 'm, 's> {
                 Some(f.tag),
             );
         }
-        if let Some(t) = missing_tag {
-            if self.group_missing.is_none_or(|(c, _)| f.tag < c) {
-                self.group_missing = Some((f.tag, t));
-            }
+        if let Some(t) = missing_tag
+            && self.group_missing.is_none_or(|(c, _)| f.tag < c)
+        {
+            self.group_missing = Some((f.tag, t));
         }
         Ok(())
     }
@@ -648,10 +648,10 @@ impl<'v, 'm, 's> Run<'v, 'm, 's> {
                         Some(f.tag),
                     );
                 }
-                if let Some(t) = miss {
-                    if nested_missing.is_none_or(|(c, _)| f.tag < c) {
-                        nested_missing = Some((f.tag, t));
-                    }
+                if let Some(t) = miss
+                    && nested_missing.is_none_or(|(c, _)| f.tag < c)
+                {
+                    nested_missing = Some((f.tag, t));
                 }
             }
         }
