@@ -1116,3 +1116,82 @@ fn config_errors_are_typed() {
         .is_err()
     );
 }
+
+// ------------------------------------------------------------------------------------------------
+// The same rules on the initiator side.
+
+fn initiator_logged_on(begin: &str) -> ScriptedPeer {
+    let mut p =
+        ScriptedPeer::new(Session::new(cfg(begin, Role::Initiator), SeqState::default()).unwrap());
+    p.connect();
+    p.expect(&expected_logon_reply(begin, ""));
+    p.send(&logon_body(begin, 1, ""), &mut NoApp);
+    assert_eq!(p.state(), SessionState::Established);
+    p
+}
+
+#[test]
+fn initiator_heartbeats_test_requests_and_times_out() {
+    for begin in VERSIONS {
+        let mut p = initiator_logged_on(begin);
+        p.advance(Duration::from_secs(30));
+        p.expect(&e(begin, "35=0|34=2|49=ISLD|52=*|56=TW|"));
+        p.advance(Duration::from_secs(6));
+        p.expect(&e(begin, "35=1|34=3|49=ISLD|52=*|56=TW|112=TEST|"));
+        p.advance(Duration::from_secs(36));
+        p.expect_disconnect();
+        assert_eq!(p.state(), SessionState::NonGracefullyTerminated);
+    }
+}
+
+#[test]
+fn initiator_sequence_rules_resend_and_logout() {
+    for begin in VERSIONS {
+        let mut p = initiator_logged_on(begin);
+        let now = p.clock.now();
+        p.ep.session
+            .send_app(b"D", now, &mut p.ep.io, |e| {
+                e.field(11, b"Q");
+            })
+            .unwrap();
+        p.expect(&e(begin, "35=D|34=2|49=ISLD|52=*|56=TW|11=Q|"));
+        // Gap: ResendRequest; the peer fills it.
+        p.send(&format!("35=0|{}", h(4)), &mut NoApp);
+        p.expect(&e(begin, "35=2|34=3|49=ISLD|52=*|56=TW|7=2|16=0|"));
+        p.send(
+            &format!("35=4|{}43=Y|122=<TIME>|36=4|123=Y|", h(2)),
+            &mut NoApp,
+        );
+        assert_eq!(p.ep.session.next_target_seq(), 5);
+        // The peer asks for our messages.
+        p.send(&format!("35=2|{}7=1|16=0|", h(5)), &mut NoApp);
+        p.expect(&e(
+            begin,
+            "35=4|34=1|43=Y|49=ISLD|52=*|56=TW|122=*|36=2|123=Y|",
+        ));
+        p.expect(&e(begin, "35=D|34=2|43=Y|49=ISLD|52=*|56=TW|122=*|11=Q|"));
+        p.expect(&e(
+            begin,
+            "35=4|34=3|43=Y|49=ISLD|52=*|56=TW|122=*|36=4|123=Y|",
+        ));
+        // Too low without PossDup.
+        p.send(&format!("35=0|{}", h(3)), &mut NoApp);
+        p.expect(&e(
+            begin,
+            "35=5|34=4|49=ISLD|52=*|56=TW|58=MsgSeqNum too low, expecting 6 but received 3|",
+        ));
+        p.expect_disconnect();
+        assert_eq!(p.state(), SessionState::NonGracefullyTerminated);
+    }
+}
+
+#[test]
+fn initiator_answers_a_logout() {
+    for begin in VERSIONS {
+        let mut p = initiator_logged_on(begin);
+        p.send(&format!("35=5|{}", h(2)), &mut NoApp);
+        p.expect(&e(begin, "35=5|34=2|49=ISLD|52=*|56=TW|"));
+        p.expect_disconnect();
+        assert_eq!(p.state(), SessionState::CorrectlyTerminated);
+    }
+}

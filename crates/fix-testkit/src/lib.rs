@@ -830,3 +830,47 @@ impl ScriptedPeer {
         self.ep.session.state()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_frame_is_framed_and_checksummed() {
+        let f = fix!("FIX.4.2", "35=0|34=2|49=A|56=B|");
+        assert_eq!(
+            Framer::default().next_frame(&f),
+            FrameStatus::Complete { len: f.len() }
+        );
+        assert!(show(&f).starts_with("8=FIX.4.2|9=20|35=0|34=2|"));
+        assert_eq!(split_frames(&[f.clone(), f.clone()].concat()).len(), 2);
+    }
+
+    #[test]
+    fn time_markers_are_substituted() {
+        let t = UtcTimestamp::from_unix_secs(0);
+        assert_eq!(
+            with_time("52=<TIME>|122=<TIME-1>|60=<TIME+61>|", t),
+            "52=19700101-00:00:00|122=19691231-23:59:59|60=19700101-00:01:01|"
+        );
+    }
+
+    #[test]
+    fn matcher_checks_tags_values_and_count() {
+        let f = fix!("FIX.4.2", "35=0|34=2|52=x|");
+        assert!(matches(&f, "8=FIX.4.2|9=*|35=0|34=2|52=y|10=*|").is_ok());
+        assert!(matches(&f, "8=FIX.4.2|9=*|35=0|34=3|52=y|10=*|").is_err());
+        assert!(matches(&f, "8=FIX.4.2|9=*|35=0|34=2|10=*|").is_err());
+        assert!(matches(&f, "8=FIX.4.2|9=*|35=0|52=y|34=2|10=*|").is_err());
+    }
+
+    #[test]
+    fn manual_clock_moves_both_clocks() {
+        let mut c = ManualClock::default();
+        let before = c.now();
+        c.advance(Duration::from_millis(1500));
+        let after = c.now();
+        assert_eq!(after.mono.since(before.mono), 1_500_000_000);
+        assert_eq!(after.utc.abs_diff_nanos(before.utc), 1_500_000_000);
+    }
+}
