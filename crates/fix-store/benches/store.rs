@@ -34,7 +34,10 @@ fn append(c: &mut Criterion) {
 /// rather than a page fault every ~20 messages.
 fn append_with(c: &mut Criterion, name: &str, populate: bool) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let opts = StoreOptions { populate, ..StoreOptions::default() };
+    let opts = StoreOptions {
+        populate,
+        ..StoreOptions::default()
+    };
     let mut s = MmapStore::open(dir.path(), "append", opts, NOW).expect("open store");
     let msg = [b'x'; 200];
     // Bound the files on disk: reset (untimed) every RESET_EVERY appends. Segment rolls (one per
