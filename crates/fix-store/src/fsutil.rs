@@ -133,7 +133,7 @@ pub(crate) fn store(map: &MmapRaw, off: usize, v: u64) {
     word(map, off).store(v, Ordering::Release)
 }
 
-/// Copy of `len` bytes at `off` of a mapping. Callers guarantee the range is in bounds.
+/// Borrow of `len` bytes at `off` of a mapping. Callers guarantee the range is in bounds.
 #[inline(always)]
 pub(crate) fn bytes(map: &MmapRaw, off: usize, len: usize) -> &[u8] {
     assert!(off.checked_add(len).is_some_and(|end| end <= map.len()));

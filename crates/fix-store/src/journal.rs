@@ -30,9 +30,9 @@ const PAD_LEN: u32 = u32::MAX;
 const PRESENT: u64 = 1 << 63;
 const PREPARED_NAME: &str = "next.seg.tmp";
 
-/// Smallest and largest segment sizes accepted.
+/// Smallest segment size accepted.
 pub const MIN_SEGMENT_SIZE: u64 = 4096;
-/// Positions keep the in-segment offset in 32 bits.
+/// Largest segment size accepted (positions keep the in-segment offset in 32 bits).
 pub const MAX_SEGMENT_SIZE: u64 = 1 << 30;
 
 #[inline(always)]
