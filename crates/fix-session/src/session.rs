@@ -16,6 +16,8 @@ use crate::state::SessionState;
 use crate::time::{MonoTime, Now};
 
 const NANOS_PER_SEC: u64 = 1_000_000_000;
+/// Most out-of-order messages kept while a gap is filled (with [`SessionConfig::max_queued_bytes`]).
+const MAX_QUEUED_MESSAGES: usize = 100_000;
 /// Most header fields copied from a journaled message into its resend; more are dropped.
 const MAX_HEADER_FIELDS: usize = 24;
 /// Standard-header tags (FIX 4.0 .. FIXT.1.1) other than 8, 9, 35: what a resend copies from the
@@ -414,7 +416,7 @@ impl Session {
         io.persist_outbound(seq, bytes);
         io.send(bytes);
         self.conn.last_sent = now.mono;
-        self.next_sender += 1;
+        self.next_sender = self.next_sender.saturating_add(1);
         io.next_sender_seq_changed(self.next_sender);
         Ok(seq)
     }
@@ -458,13 +460,13 @@ impl Session {
                 if self.heart_bt_int == 0 {
                     return None;
                 }
-                let hb = u64::from(self.heart_bt_int) * NANOS_PER_SEC;
-                let timeout = self.conn.last_received.add_nanos(hb * 12 / 5);
+                let hb = u64::from(self.heart_bt_int).saturating_mul(NANOS_PER_SEC);
+                let timeout = self.conn.last_received.add_nanos(hb.saturating_mul(12) / 5);
                 if self.conn.test_request_sent {
                     Some(timeout)
                 } else {
                     let heartbeat = self.conn.last_sent.add_nanos(hb);
-                    let test = self.conn.last_received.add_nanos(hb * 6 / 5);
+                    let test = self.conn.last_received.add_nanos(hb.saturating_mul(6) / 5);
                     Some(heartbeat.min(test).min(timeout))
                 }
             }
@@ -503,14 +505,14 @@ impl Session {
                 if self.heart_bt_int == 0 {
                     return;
                 }
-                let hb = u64::from(self.heart_bt_int) * NANOS_PER_SEC;
+                let hb = u64::from(self.heart_bt_int).saturating_mul(NANOS_PER_SEC);
                 let since_recv = now.mono.since(self.conn.last_received);
                 let since_sent = now.mono.since(self.conn.last_sent);
-                if since_recv >= hb * 12 / 5 {
+                if since_recv >= hb.saturating_mul(12) / 5 {
                     io.event(Event::Warning("timed out waiting for heartbeat"));
                     self.close(io);
                     self.dropped(io);
-                } else if !self.conn.test_request_sent && since_recv >= hb * 6 / 5 {
+                } else if !self.conn.test_request_sent && since_recv >= hb.saturating_mul(6) / 5 {
                     self.conn.test_request_sent = true;
                     self.send_admin(b"1", now, io, |e| {
                         e.field(tags::TEST_REQ_ID, b"TEST");
@@ -842,7 +844,9 @@ impl Session {
         if self.queue.contains_key(&seq) {
             return;
         }
-        if self.queued_bytes + frame.len() > self.cfg.max_queued_bytes {
+        if self.queued_bytes + frame.len() > self.cfg.max_queued_bytes
+            || self.queue.len() >= MAX_QUEUED_MESSAGES
+        {
             // Dropped: the outstanding ResendRequest runs to infinity, so it will come again.
             return;
         }
@@ -1273,7 +1277,7 @@ impl Session {
         body(&mut e);
         io.send(e.finish());
         self.conn.last_sent = now.mono;
-        self.next_sender += 1;
+        self.next_sender = self.next_sender.saturating_add(1);
         io.next_sender_seq_changed(self.next_sender);
     }
 
@@ -1366,7 +1370,7 @@ impl Session {
         }
         io.send(e.finish());
         self.conn.last_sent = now.mono;
-        self.next_sender += 1;
+        self.next_sender = self.next_sender.saturating_add(1);
         io.next_sender_seq_changed(self.next_sender);
         io.event(Event::RejectSent {
             ref_seq_num: h.seq.unwrap_or(0),
@@ -1500,7 +1504,7 @@ impl Session {
     // Bookkeeping.
 
     fn incr_target(&mut self, io: &mut impl SessionIo) {
-        self.next_target += 1;
+        self.next_target = self.next_target.saturating_add(1);
         io.next_target_seq_changed(self.next_target);
     }
 

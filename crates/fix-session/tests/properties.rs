@@ -239,3 +239,48 @@ fn two_sessions_log_on_exchange_and_log_out() {
         );
     }
 }
+
+/// Frames with random fields (valid framing, arbitrary content) and raw noise.
+fn hostile_input() -> impl Strategy<Value = Vec<u8>> {
+    let field = (
+        prop_oneof![
+            Just(34u32),
+            Just(35),
+            Just(36),
+            Just(7),
+            Just(16),
+            Just(43),
+            Just(52),
+            Just(122),
+            Just(141),
+            Just(108),
+            0u32..2000
+        ],
+        "[0-9A-Za-z=.:-]{0,12}",
+    );
+    prop_oneof![
+        proptest::collection::vec(field, 0..12).prop_map(|fs| {
+            let body: String = fs.iter().map(|(t, v)| format!("{t}={v}|")).collect();
+            fix_testkit::build_frame("FIX.4.4", &format!("35=0|49=TW|56=ISLD|{body}"))
+        }),
+        proptest::collection::vec(any::<u8>(), 0..200),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn hostile_input_never_panics(inputs in proptest::collection::vec(hostile_input(), 1..20)) {
+        let c = SessionConfig::new("FIX.4.4", "ISLD", "TW", Role::Acceptor).with_max_latency(None);
+        let mut p = fix_testkit::ScriptedPeer::new(Session::new(c, SeqState::default()).unwrap());
+        p.connect();
+        p.send("35=A|34=1|49=TW|52=<TIME>|56=ISLD|98=0|108=30|", &mut NoApp);
+        for i in inputs {
+            p.send_raw(&i, &mut NoApp);
+            p.advance(Duration::from_secs(1));
+        }
+        let hist = &p.ep.io.target_history;
+        prop_assert!(hist.windows(2).all(|w| w[0] <= w[1] || w[1] == 1), "{hist:?}");
+    }
+}

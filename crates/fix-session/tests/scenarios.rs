@@ -1195,3 +1195,26 @@ fn initiator_answers_a_logout() {
         assert_eq!(p.state(), SessionState::CorrectlyTerminated);
     }
 }
+
+// ------------------------------------------------------------------------------------------------
+// Hostile input: extreme numbers never panic.
+
+#[test]
+fn extreme_numbers_do_not_panic() {
+    let mut p = acceptor("FIX.4.4");
+    p.send(&format!("35=A|{}98=0|108=4294967295|", h(1)), &mut NoApp);
+    p.next_message();
+    p.advance(Duration::from_secs(100));
+    let _ = p.ep.session.next_deadline();
+    let max = u64::MAX;
+    p.send(&format!("35=4|{}36={max}|", h(0)), &mut NoApp);
+    assert_eq!(p.ep.session.next_target_seq(), max);
+    p.send(&format!("35=0|{}", h(max)), &mut NoApp);
+    p.send(&format!("35=2|{}7=1|16={max}|", h(max)), &mut NoApp);
+    p.send(&format!("35=2|{}7={max}|16=1|", h(max)), &mut NoApp);
+    p.send(
+        "35=0|34=99999999999999999999999|49=TW|52=<TIME>|56=ISLD|",
+        &mut NoApp,
+    );
+    while p.next_message().is_some() {}
+}
