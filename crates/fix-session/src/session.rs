@@ -1064,7 +1064,8 @@ impl Session {
         self.heart_bt_int = logon.heart_bt_int;
         self.conn.logon_received = true;
         self.conn.last_received = now.mono;
-        self.send_logon_reply(logon.reset_flag, now, io);
+        let peer_appl_ver = MessageRef::new(frame).get(tags::DEFAULT_APPL_VER_ID);
+        self.send_logon_reply(logon.reset_flag, peer_appl_ver, now, io);
         self.logged_on(reset, io);
         self.after_logon_seq(frame, seq, now, io);
     }
@@ -1226,11 +1227,24 @@ impl Session {
     }
 
     fn send_logon(&mut self, reset: bool, now: Now, io: &mut impl SessionIo) {
+        self.send_logon_with(reset, None, now, io);
+    }
+
+    /// Our Logon. `peer_appl_ver` is the peer's `DefaultApplVerID <1137>`, echoed on FIXT when
+    /// none is configured.
+    fn send_logon_with(
+        &mut self,
+        reset: bool,
+        peer_appl_ver: Option<&[u8]>,
+        now: Now,
+        io: &mut impl SessionIo,
+    ) {
         self.conn.logon_sent = true;
         self.conn.reset_sent = reset;
         let hb = self.heart_bt_int;
         let next_expected = self.next_expected_field();
-        let appl_ver = self.cfg.default_appl_ver_id.clone();
+        let configured = self.cfg.default_appl_ver_id.clone();
+        let appl_ver: Option<&[u8]> = configured.as_deref().map(str::as_bytes).or(peer_appl_ver);
         let fixt = self.version == FixVersion::Fixt11;
         self.send_admin(b"A", now, io, |e| {
             e.field(tags::ENCRYPT_METHOD, b"0")
@@ -1241,14 +1255,20 @@ impl Session {
             if let Some(n) = next_expected {
                 e.field_u64(tags::NEXT_EXPECTED_MSG_SEQ_NUM, n);
             }
-            if fixt && let Some(v) = &appl_ver {
-                e.field(tags::DEFAULT_APPL_VER_ID, v.as_bytes());
+            if fixt && let Some(v) = appl_ver {
+                e.field(tags::DEFAULT_APPL_VER_ID, v);
             }
         });
     }
 
-    fn send_logon_reply(&mut self, reset_flag: bool, now: Now, io: &mut impl SessionIo) {
-        self.send_logon(reset_flag, now, io);
+    fn send_logon_reply(
+        &mut self,
+        reset_flag: bool,
+        peer_appl_ver: Option<&[u8]>,
+        now: Now,
+        io: &mut impl SessionIo,
+    ) {
+        self.send_logon_with(reset_flag, peer_appl_ver, now, io);
         self.conn.reset_sent = false;
     }
 

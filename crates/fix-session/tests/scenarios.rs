@@ -1218,3 +1218,14 @@ fn extreme_numbers_do_not_panic() {
     );
     while p.next_message().is_some() {}
 }
+
+#[test]
+fn fixt_acceptor_without_configured_appl_ver_echoes_the_peers() {
+    let c = SessionConfig::new("FIXT.1.1", "ISLD", "TW", Role::Acceptor);
+    let mut p = acceptor_with(c, SeqState::default());
+    p.send(&format!("35=A|{}98=0|108=30|1137=8|", h(1)), &mut NoApp);
+    p.expect(&e(
+        "FIXT.1.1",
+        "35=A|34=1|49=ISLD|52=*|56=TW|98=0|108=30|1137=8|",
+    ));
+}
