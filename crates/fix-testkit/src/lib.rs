@@ -328,8 +328,7 @@ pub fn get(frame: &[u8], tag: u32) -> Option<String> {
 }
 
 /// Check `frame` against `expected` (`8=..|9=..|35=..|...|10=..|` text): same tags in the same
-/// order; values equal except `*` (anything) and tags 9, 10, 52, 60, 122 (any value), unless
-/// `expected` gives 9 explicitly and `strict_len` is set.
+/// order; values equal, except `*` (anything) and tags 10, 52, 60, 122 (any value).
 pub fn matches(frame: &[u8], expected: &str) -> Result<(), String> {
     let got = fields(frame);
     let want: Vec<(u32, String)> = expected
@@ -763,7 +762,7 @@ impl ScriptedPeer {
         self.received.pop_front()
     }
 
-    /// Take the next message and check it against `expected` (see [`matches`]).
+    /// Take the next message and check it against `expected` (see [`matches()`]).
     pub fn expect(&mut self, expected: &str) -> Vec<u8> {
         match self.next_message() {
             Some(m) => {
