@@ -91,6 +91,12 @@ pub trait SessionIo {
     /// Bytes for the wire. A transport that cannot take them all must buffer them (bounded) or
     /// close the connection; the session assumes they are sent in order.
     fn send(&mut self, bytes: &[u8]);
+    /// Whether the transport can take another application message now. When false,
+    /// [`crate::Session::send_app`] returns [`crate::SendError::BackPressure`] without consuming a
+    /// sequence number. Admin messages are always sent (the transport must buffer them, bounded).
+    fn can_send(&self) -> bool {
+        true
+    }
     /// Close the transport (gracefully: flush what was sent, then FIN).
     fn close(&mut self);
     /// Journal an outgoing application message before it is sent.

@@ -55,6 +55,9 @@ pub enum SendError {
     /// The message type is empty, contains SOH, or is an admin type (the session sends those).
     #[error("invalid application MsgType")]
     InvalidMsgType,
+    /// The transport's outbound buffer is full ([`SessionIo::can_send`]): try again later.
+    #[error("back-pressure: the transport cannot take more now")]
+    BackPressure,
     /// The call makes no sense in this state (e.g. disconnecting a terminated session).
     #[error("not possible in state {0}")]
     WrongState(SessionState),
@@ -396,6 +399,9 @@ impl Session {
             || is_admin_msg_type(msg_type)
         {
             return Err(SendError::InvalidMsgType);
+        }
+        if !io.can_send() {
+            return Err(SendError::BackPressure);
         }
         let mut extra: [(u32, &[u8]); MAX_HEADER_FIELDS] = [(0, b""); MAX_HEADER_FIELDS];
         let mut n_extra = 0;

@@ -1229,3 +1229,19 @@ fn fixt_acceptor_without_configured_appl_ver_echoes_the_peers() {
         "35=A|34=1|49=ISLD|52=*|56=TW|98=0|108=30|1137=8|",
     ));
 }
+
+#[test]
+fn back_pressure_is_a_typed_error_that_consumes_no_number() {
+    let mut p = logged_on("FIX.4.4");
+    let now = p.clock.now();
+    p.ep.io.full = true;
+    let r = p.ep.session.send_app(b"D", now, &mut p.ep.io, |_| {});
+    assert_eq!(r, Err(fix_session::SendError::BackPressure));
+    assert_eq!(p.ep.session.next_sender_seq(), 2);
+    p.expect_nothing();
+    p.ep.io.full = false;
+    assert_eq!(
+        p.ep.session.send_app(b"D", now, &mut p.ep.io, |_| {}),
+        Ok(2)
+    );
+}

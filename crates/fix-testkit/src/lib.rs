@@ -125,6 +125,8 @@ pub struct Recorder {
     pub events: Vec<Recorded>,
     /// Application messages delivered and not yet taken by the driver.
     pub pending_app: Vec<Vec<u8>>,
+    /// When set, `can_send()` answers false (simulated back-pressure).
+    pub full: bool,
     /// Every `persist_outbound` call happened before the matching `send` (checked as we go).
     pub persisted_before_send: bool,
     last_persisted: Option<Vec<u8>>,
@@ -180,6 +182,9 @@ impl SessionIo for Recorder {
             self.persisted_before_send = false;
         }
         self.out.extend_from_slice(bytes);
+    }
+    fn can_send(&self) -> bool {
+        !self.full
     }
     fn close(&mut self) {
         self.closes += 1;
