@@ -1,0 +1,407 @@
+//! [`SessionHandle`]: the application's grip on one session, usable from any thread.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use fix_codec::{EncodeBuffer, Encoder};
+use fix_session::SessionState;
+use parking_lot::{Condvar, Mutex};
+
+use crate::app::{check_msg_type, encode_body};
+use crate::config::{Role, SessionSettings};
+use crate::error::EngineError;
+use crate::io_thread::{Command, ConnectPhase, OutMsg, ThreadRef};
+use crate::stats::StatsSnapshot;
+
+/// Most send buffers one session can have in flight (queued to its I/O thread); beyond that
+/// [`SessionHandle::send`] returns [`EngineError::Backpressure`].
+pub const MAX_SEND_BUFFERS: usize = 1024;
+/// Largest body [`SessionHandle::send`] accepts.
+pub const MAX_SEND_BODY: usize = 1 << 20;
+/// How long [`SessionHandle::release`] and [`SessionHandle::stats`] wait for the I/O thread.
+pub const API_REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// State shared between a session's handles and its I/O thread.
+pub(crate) struct SessionShared {
+    pub id: u64,
+    pub name: String,
+    pub identity: String,
+    pub settings: Arc<SessionSettings>,
+    pub thread: Arc<ThreadRef>,
+    pub state: AtomicU8,
+    pub next_sender: AtomicU64,
+    pub next_target: AtomicU64,
+    pub released: AtomicBool,
+    pub dropped_sends: AtomicU64,
+    /// Created for an unregistered counterparty (counts against `UnregisteredAcceptor.MaxSessions`).
+    pub unregistered: bool,
+    state_lock: Mutex<()>,
+    state_cv: Condvar,
+    pool_tx: Sender<Vec<u8>>,
+    pool_rx: Receiver<Vec<u8>>,
+    pool_allocated: AtomicUsize,
+}
+
+impl std::fmt::Debug for SessionShared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("name", &self.name)
+            .field("identity", &self.identity)
+            .field("state", &self.load_state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionShared {
+    pub(crate) fn new(
+        id: u64,
+        settings: Arc<SessionSettings>,
+        identity: String,
+        thread: Arc<ThreadRef>,
+        next_sender: u64,
+        next_target: u64,
+    ) -> Self {
+        let (pool_tx, pool_rx) = crossbeam_channel::bounded(MAX_SEND_BUFFERS);
+        Self {
+            id,
+            name: settings.name.clone(),
+            identity,
+            settings,
+            thread,
+            state: AtomicU8::new(SessionState::Initial.value()),
+            next_sender: AtomicU64::new(next_sender),
+            next_target: AtomicU64::new(next_target),
+            released: AtomicBool::new(false),
+            dropped_sends: AtomicU64::new(0),
+            unregistered: false,
+            state_lock: Mutex::new(()),
+            state_cv: Condvar::new(),
+            pool_tx,
+            pool_rx,
+            pool_allocated: AtomicUsize::new(0),
+        }
+    }
+
+    pub(crate) fn load_state(&self) -> SessionState {
+        SessionState::from_value(self.state.load(Ordering::Acquire)).unwrap_or(SessionState::Initial)
+    }
+
+    /// Publishes a state and wakes waiters. State changes are rare, so the lock is off the hot
+    /// path; it only closes the window between a waiter's check and its sleep.
+    pub(crate) fn publish_state(&self, s: SessionState) {
+        self.state.store(s.value(), Ordering::Release);
+        let _g = self.state_lock.lock();
+        self.state_cv.notify_all();
+    }
+
+    pub(crate) fn mark_released(&self) {
+        self.released.store(true, Ordering::Release);
+        let _g = self.state_lock.lock();
+        self.state_cv.notify_all();
+    }
+
+    /// Gives a send buffer back to the session's free list.
+    pub(crate) fn recycle(&self, buf: Vec<u8>) {
+        // The free list holds at most as many buffers as were ever allocated, so it is never full.
+        let _ = self.pool_tx.try_send(buf);
+    }
+
+    fn take_buffer(&self) -> Result<Vec<u8>, EngineError> {
+        if let Ok(b) = self.pool_rx.try_recv() {
+            return Ok(b);
+        }
+        // Warm-up: allocate until the bound; afterwards buffers only circulate.
+        let n = self.pool_allocated.fetch_add(1, Ordering::AcqRel);
+        if n >= MAX_SEND_BUFFERS {
+            self.pool_allocated.fetch_sub(1, Ordering::AcqRel);
+            return Err(EngineError::Backpressure);
+        }
+        Ok(Vec::with_capacity(256))
+    }
+}
+
+thread_local! {
+    /// Per application thread encoder scratch, so `send` does not allocate once warmed up.
+    static SEND_ENCODER: RefCell<EncodeBuffer> = RefCell::new(EncodeBuffer::with_capacity(512));
+}
+
+/// A handle to one session: `Send + Sync + Clone`, usable from any thread.
+///
+/// Sending reaches the owning I/O thread through its bounded lock-free command queue and the
+/// session's bounded pool of send buffers; when either is exhausted the call returns
+/// [`EngineError::Backpressure`] instead of blocking. Once the pool is warm, sending allocates
+/// nothing.
+#[derive(Clone)]
+pub struct SessionHandle {
+    pub(crate) shared: Arc<SessionShared>,
+}
+
+impl std::fmt::Debug for SessionHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.shared.fmt(f)
+    }
+}
+
+impl SessionHandle {
+    /// The session's name.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+    /// `BeginString-SenderCompID-TargetCompID`: the key of its storage.
+    pub fn identity(&self) -> &str {
+        &self.shared.identity
+    }
+    /// The settings it was created with.
+    pub fn settings(&self) -> &SessionSettings {
+        &self.shared.settings
+    }
+    /// Initiator or acceptor.
+    pub fn role(&self) -> Role {
+        self.shared.settings.role
+    }
+    /// The current state (as last published by the I/O thread).
+    pub fn state(&self) -> SessionState {
+        self.shared.load_state()
+    }
+    /// `MsgSeqNum <34>` of the next message this side sends.
+    pub fn next_sender_seq(&self) -> u64 {
+        self.shared.next_sender.load(Ordering::Acquire)
+    }
+    /// `MsgSeqNum <34>` expected next from the counterparty.
+    pub fn next_target_seq(&self) -> u64 {
+        self.shared.next_target.load(Ordering::Acquire)
+    }
+    /// Index of the owning I/O thread (`fix-io-N`).
+    pub fn io_thread(&self) -> usize {
+        self.shared.thread.index
+    }
+    /// Whether [`SessionHandle::release`] destroyed the session.
+    pub fn is_released(&self) -> bool {
+        self.shared.released.load(Ordering::Acquire)
+    }
+    /// Messages accepted by [`SessionHandle::send`] that the session could not send after all
+    /// (it left `ESTABLISHED` before the I/O thread got to them).
+    pub fn dropped_sends(&self) -> u64 {
+        self.shared.dropped_sends.load(Ordering::Relaxed)
+    }
+
+    fn live(&self) -> Result<(), EngineError> {
+        if self.is_released() {
+            return Err(EngineError::Released(self.shared.name.clone()));
+        }
+        Ok(())
+    }
+
+    fn command(&self, cmd: Command) -> Result<(), EngineError> {
+        self.live()?;
+        self.shared.thread.send(cmd).map_err(|(e, _)| e)
+    }
+
+    /// Sends an application message: `body` writes the body fields in wire order; the I/O thread
+    /// adds the header (with the sequence number), journals it, and writes it to the socket.
+    ///
+    /// # Errors
+    /// [`EngineError::NotLoggedOn`] unless `ESTABLISHED`, [`EngineError::InvalidMsgType`],
+    /// [`EngineError::MessageTooLarge`], [`EngineError::Backpressure`] when the queue or the
+    /// session's send buffers are exhausted, [`EngineError::Released`], [`EngineError::Stopped`].
+    pub fn send(
+        &self,
+        msg_type: &[u8],
+        body: impl FnOnce(&mut Encoder<'_>),
+    ) -> Result<(), EngineError> {
+        self.live()?;
+        let state = self.state();
+        if state != SessionState::Established {
+            return Err(EngineError::NotLoggedOn(state));
+        }
+        check_msg_type(msg_type)?;
+        let enqueued = Instant::now();
+        let mut buf = self.shared.take_buffer()?;
+        buf.clear();
+        SEND_ENCODER.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut enc) => encode_body(&mut enc, msg_type, &mut buf, body),
+            // `send` called from inside another `send`'s body closure: use a fresh encoder.
+            Err(_) => encode_body(&mut EncodeBuffer::default(), msg_type, &mut buf, body),
+        });
+        if buf.len() > MAX_SEND_BODY {
+            let len = buf.len();
+            self.shared.recycle(buf);
+            return Err(EngineError::MessageTooLarge {
+                len,
+                max: MAX_SEND_BODY,
+            });
+        }
+        let mut mt = [0u8; crate::app::MAX_MSG_TYPE_LEN];
+        mt[..msg_type.len()].copy_from_slice(msg_type);
+        let msg = OutMsg {
+            msg_type: mt,
+            msg_type_len: msg_type.len() as u8,
+            body: buf,
+            enqueued,
+        };
+        match self.shared.thread.send(Command::Send {
+            id: self.shared.id,
+            msg,
+        }) {
+            Ok(()) => Ok(()),
+            Err((e, Some(Command::Send { msg, .. }))) => {
+                self.shared.recycle(msg.body);
+                Err(e)
+            }
+            Err((e, _)) => Err(e),
+        }
+    }
+
+    /// Graceful disconnect: `Logout <5>` with `Text <58>` = `reason`, wait (on the I/O thread) for
+    /// the confirming Logout up to `LogoutTimeout`, then close. Returns once queued; use
+    /// [`SessionHandle::wait_terminated`] (or [`SessionHandle::disconnect_and_wait`]) for the
+    /// final state: `CORRECTLY_TERMINATED`, or `NON_GRACEFULLY_TERMINATED` without confirmation.
+    ///
+    /// # Errors
+    /// [`EngineError::Backpressure`], [`EngineError::Released`], [`EngineError::Stopped`].
+    pub fn disconnect(&self, reason: &str) -> Result<(), EngineError> {
+        self.command(Command::Disconnect {
+            id: self.shared.id,
+            reason: reason.to_owned(),
+        })
+    }
+
+    /// [`SessionHandle::disconnect`], then waits up to `timeout` for a terminated state.
+    ///
+    /// # Errors
+    /// As [`SessionHandle::disconnect`], and [`EngineError::Timeout`].
+    pub fn disconnect_and_wait(
+        &self,
+        reason: &str,
+        timeout: Duration,
+    ) -> Result<SessionState, EngineError> {
+        self.disconnect(reason)?;
+        self.wait_terminated(timeout)
+    }
+
+    /// Drops the TCP connection now, without Logout; the session ends in
+    /// `NON_GRACEFULLY_TERMINATED`. Also stops an initiator's connection attempt.
+    ///
+    /// # Errors
+    /// [`EngineError::Backpressure`], [`EngineError::Released`], [`EngineError::Stopped`].
+    pub fn disconnect_non_gracefully(&self) -> Result<(), EngineError> {
+        self.command(Command::DisconnectNow { id: self.shared.id })
+    }
+
+    /// Initiators: (re)connects to endpoint `endpoint` (0 = primary, 1.. = backups; `None` = the
+    /// current one). Allowed when no connection is attached. `phase` chooses the state shown
+    /// before the connect starts (`RECONNECT` / `SWITCH_CONNECTION` for a reconnect loop).
+    ///
+    /// # Errors
+    /// [`EngineError::Backpressure`], [`EngineError::Released`], [`EngineError::Stopped`].
+    pub fn connect(&self, endpoint: Option<usize>, phase: ConnectPhase) -> Result<(), EngineError> {
+        self.command(Command::Connect {
+            id: self.shared.id,
+            endpoint,
+            phase,
+        })
+    }
+
+    /// Resets both sequence numbers to 1 (with a `141=Y` Logon when logged on).
+    ///
+    /// # Errors
+    /// [`EngineError::Backpressure`], [`EngineError::Released`], [`EngineError::Stopped`].
+    pub fn reset_seq_nums(&self) -> Result<(), EngineError> {
+        self.command(Command::Reset { id: self.shared.id })
+    }
+
+    /// Waits until `pred(state)` holds, up to `timeout`; returns the state that satisfied it.
+    ///
+    /// # Errors
+    /// [`EngineError::Timeout`] with the last state, [`EngineError::Released`].
+    pub fn wait_for(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(SessionState) -> bool,
+    ) -> Result<SessionState, EngineError> {
+        let deadline = Instant::now() + timeout;
+        let mut g = self.shared.state_lock.lock();
+        loop {
+            let s = self.state();
+            if pred(s) {
+                return Ok(s);
+            }
+            self.live()?;
+            if self.shared.state_cv.wait_until(&mut g, deadline).timed_out() {
+                let s = self.state();
+                return if pred(s) {
+                    Ok(s)
+                } else {
+                    Err(EngineError::Timeout { timeout, state: s })
+                };
+            }
+        }
+    }
+
+    /// Waits for `state`.
+    ///
+    /// # Errors
+    /// As [`SessionHandle::wait_for`].
+    pub fn wait_for_state(
+        &self,
+        state: SessionState,
+        timeout: Duration,
+    ) -> Result<SessionState, EngineError> {
+        self.wait_for(timeout, |s| s == state)
+    }
+
+    /// Waits for `CORRECTLY_TERMINATED` or `NON_GRACEFULLY_TERMINATED`.
+    ///
+    /// # Errors
+    /// As [`SessionHandle::wait_for`].
+    pub fn wait_terminated(&self, timeout: Duration) -> Result<SessionState, EngineError> {
+        self.wait_for(timeout, SessionState::is_terminated)
+    }
+
+    /// Destroys the session and frees its resources (socket, buffers, store handle); its storage
+    /// stays on disk, so a session with the same identity created later continues its numbers.
+    /// Allowed once no connection is attached (terminated, or an acceptor waiting for a Logon).
+    /// Waits for the I/O thread's confirmation (at most [`API_REPLY_TIMEOUT`]).
+    ///
+    /// # Errors
+    /// [`EngineError::WrongState`] while connected, [`EngineError::Timeout`],
+    /// [`EngineError::Released`], [`EngineError::Stopped`].
+    pub fn release(&self) -> Result<(), EngineError> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.command(Command::Release {
+            id: self.shared.id,
+            reply: tx,
+        })?;
+        match rx.recv_timeout(API_REPLY_TIMEOUT) {
+            Ok(r) => r,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(EngineError::Timeout {
+                timeout: API_REPLY_TIMEOUT,
+                state: self.state(),
+            }),
+            Err(_) => Err(EngineError::Stopped),
+        }
+    }
+
+    /// A copy of the session's latency statistics, taken on its I/O thread.
+    ///
+    /// # Errors
+    /// [`EngineError::Timeout`], [`EngineError::Backpressure`], [`EngineError::Released`],
+    /// [`EngineError::Stopped`].
+    pub fn stats(&self) -> Result<StatsSnapshot, EngineError> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.command(Command::Stats {
+            id: self.shared.id,
+            reply: tx,
+        })?;
+        rx.recv_timeout(API_REPLY_TIMEOUT).map_err(|e| match e {
+            crossbeam_channel::RecvTimeoutError::Timeout => EngineError::Timeout {
+                timeout: API_REPLY_TIMEOUT,
+                state: self.state(),
+            },
+            _ => EngineError::Stopped,
+        })
+    }
+}

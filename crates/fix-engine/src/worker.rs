@@ -1,0 +1,159 @@
+//! The worker pool: heavy or blocking work that must never run on an I/O thread (creating
+//! sessions for unregistered acceptors, opening stores, background `msync`).
+
+use std::sync::Weak;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use fix_store::FlushHandle;
+
+use crate::error::EngineError;
+use crate::handle::SessionShared;
+
+/// Most jobs queued for the pool; beyond it [`WorkerPool::submit`] refuses.
+pub const WORKER_QUEUE_CAPACITY: usize = 1024;
+
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// A fixed pool of threads named `fix-worker-N`, plus `fix-worker-flush` for interval durability.
+#[derive(Debug)]
+pub(crate) struct WorkerPool {
+    tx: Option<Sender<Job>>,
+    flush_tx: Option<Sender<FlushTask>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// A store to flush every `interval` while its session lives.
+pub(crate) struct FlushTask {
+    pub handle: FlushHandle,
+    pub interval: Duration,
+    pub session: Weak<SessionShared>,
+}
+
+impl WorkerPool {
+    pub(crate) fn new(workers: usize) -> Result<Self, EngineError> {
+        let (tx, rx) = crossbeam_channel::bounded::<Job>(WORKER_QUEUE_CAPACITY);
+        let mut threads = Vec::new();
+        for i in 0..workers.max(1) {
+            let rx: Receiver<Job> = rx.clone();
+            let t = std::thread::Builder::new()
+                .name(format!("fix-worker-{i}"))
+                .spawn(move || {
+                    // Ends when every sender is gone.
+                    while let Ok(job) = rx.recv() {
+                        job();
+                    }
+                })
+                .map_err(|e| EngineError::io("spawn worker thread", e))?;
+            threads.push(t);
+        }
+        let (flush_tx, flush_rx) = crossbeam_channel::bounded::<FlushTask>(WORKER_QUEUE_CAPACITY);
+        let t = std::thread::Builder::new()
+            .name("fix-worker-flush".into())
+            .spawn(move || flush_loop(flush_rx))
+            .map_err(|e| EngineError::io("spawn flush thread", e))?;
+        threads.push(t);
+        Ok(Self {
+            tx: Some(tx),
+            flush_tx: Some(flush_tx),
+            threads,
+        })
+    }
+
+    /// Queues a job. Never blocks.
+    pub(crate) fn submit(&self, job: impl FnOnce() + Send + 'static) -> Result<(), EngineError> {
+        let tx = self.tx.as_ref().ok_or(EngineError::Stopped)?;
+        tx.try_send(Box::new(job)).map_err(|e| match e {
+            TrySendError::Full(_) => EngineError::Backpressure,
+            TrySendError::Disconnected(_) => EngineError::Stopped,
+        })
+    }
+
+    /// Registers a store for periodic flushing.
+    pub(crate) fn flush_periodically(&self, task: FlushTask) {
+        if let Some(tx) = &self.flush_tx
+            && tx.try_send(task).is_err()
+        {
+            tracing::warn!("flush queue full: a store will only be flushed by the OS");
+        }
+    }
+
+    /// Stops taking jobs, lets queued ones finish, and joins the threads.
+    pub(crate) fn shutdown(&mut self) {
+        self.tx = None;
+        self.flush_tx = None;
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for WorkerPool {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Most stores one flush thread looks after.
+const MAX_FLUSH_TASKS: usize = 65_536;
+
+fn flush_loop(rx: Receiver<FlushTask>) {
+    let mut tasks: Vec<(FlushTask, Instant)> = Vec::new();
+    loop {
+        let next = tasks.iter().map(|(_, due)| *due).min();
+        let msg = match next {
+            Some(due) => rx.recv_timeout(due.saturating_duration_since(Instant::now())),
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        match msg {
+            Ok(task) => {
+                if tasks.len() < MAX_FLUSH_TASKS {
+                    let due = Instant::now() + task.interval;
+                    tasks.push((task, due));
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                // Engine stopping: one last flush so nothing written is left unsynced.
+                for (t, _) in &tasks {
+                    let _ = t.handle.flush();
+                }
+                return;
+            }
+        }
+        let now = Instant::now();
+        tasks.retain_mut(|(t, due)| {
+            let alive = t
+                .session
+                .upgrade()
+                .is_some_and(|s| !s.released.load(std::sync::atomic::Ordering::Acquire));
+            if *due <= now {
+                if let Err(e) = t.handle.flush() {
+                    tracing::warn!(error = %e, "store flush failed");
+                }
+                *due = now + t.interval;
+            }
+            alive
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_run_on_named_worker_threads() {
+        let mut pool = WorkerPool::new(2).unwrap();
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        pool.submit(move || {
+            let _ = tx.send(std::thread::current().name().map(str::to_owned));
+        })
+        .unwrap();
+        let name = rx.recv_timeout(Duration::from_secs(5)).unwrap().unwrap();
+        assert!(name.starts_with("fix-worker-"), "{name}");
+        pool.shutdown();
+        assert!(matches!(pool.submit(|| {}), Err(EngineError::Stopped)));
+    }
+}
