@@ -38,6 +38,8 @@ pub(crate) struct SessionShared {
     pub dropped_sends: AtomicU64,
     /// Created for an unregistered counterparty (counts against `UnregisteredAcceptor.MaxSessions`).
     pub unregistered: bool,
+    /// Name of the thread that created the session and opened its store.
+    pub created_on: String,
     state_lock: Mutex<()>,
     state_cv: Condvar,
     pool_tx: Sender<Vec<u8>>,
@@ -77,6 +79,7 @@ impl SessionShared {
             released: AtomicBool::new(false),
             dropped_sends: AtomicU64::new(0),
             unregistered: false,
+            created_on: std::thread::current().name().unwrap_or("").to_owned(),
             state_lock: Mutex::new(()),
             state_cv: Condvar::new(),
             pool_tx,
@@ -177,6 +180,15 @@ impl SessionHandle {
     /// Index of the owning I/O thread (`fix-io-N`).
     pub fn io_thread(&self) -> usize {
         self.shared.thread.index
+    }
+    /// Name of the thread that created the session and opened its store (`fix-worker-N` for
+    /// unregistered acceptors; the caller's thread for [`crate::Engine::create_session`]).
+    pub fn created_on(&self) -> &str {
+        &self.shared.created_on
+    }
+    /// Whether the session was created for an unregistered counterparty.
+    pub fn is_unregistered(&self) -> bool {
+        self.shared.unregistered
     }
     /// Whether [`SessionHandle::release`] destroyed the session.
     pub fn is_released(&self) -> bool {
