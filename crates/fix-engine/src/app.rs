@@ -218,9 +218,7 @@ impl ReplyQueue {
             } => Reply::Reject {
                 reason: *reason,
                 tag: *tag,
-                text: text
-                    .clone()
-                    .and_then(|r| std::str::from_utf8(&a[r]).ok()),
+                text: text.clone().and_then(|r| std::str::from_utf8(&a[r]).ok()),
                 msg: &a[msg.clone()],
             },
         })
@@ -389,17 +387,20 @@ mod tests {
     fn replies_are_bounded_and_keep_order() {
         let mut q = ReplyQueue::default();
         let msg = b"8=FIX.4.4\x019=5\x0135=D\x0110=000\x01";
-        let mut r = Replies {
-            queue: &mut q,
-            msg,
-        };
+        let mut r = Replies { queue: &mut q, msg };
         r.send(b"8", |e| {
             e.field(17, b"E1");
         })
         .unwrap();
         r.reject(None, Some(55), Some("no")).unwrap();
-        assert!(matches!(r.send(b"0", |_| {}), Err(EngineError::InvalidMsgType)));
-        assert!(matches!(r.send(b"", |_| {}), Err(EngineError::InvalidMsgType)));
+        assert!(matches!(
+            r.send(b"0", |_| {}),
+            Err(EngineError::InvalidMsgType)
+        ));
+        assert!(matches!(
+            r.send(b"", |_| {}),
+            Err(EngineError::InvalidMsgType)
+        ));
         assert_eq!(r.len(), 2);
         match q.get(0) {
             Some(Reply::Send { msg_type, body }) => {
@@ -409,21 +410,23 @@ mod tests {
             _ => panic!("first reply is not a send"),
         }
         match q.get(1) {
-            Some(Reply::Reject { tag, text, msg: m, .. }) => {
+            Some(Reply::Reject {
+                tag, text, msg: m, ..
+            }) => {
                 assert_eq!(tag, Some(55));
                 assert_eq!(text, Some("no"));
                 assert_eq!(m, msg);
             }
             _ => panic!("second reply is not a reject"),
         }
-        let mut r = Replies {
-            queue: &mut q,
-            msg,
-        };
+        let mut r = Replies { queue: &mut q, msg };
         for _ in 2..MAX_REPLIES_PER_MESSAGE {
             r.send(b"8", |_| {}).unwrap();
         }
-        assert!(matches!(r.send(b"8", |_| {}), Err(EngineError::Backpressure)));
+        assert!(matches!(
+            r.send(b"8", |_| {}),
+            Err(EngineError::Backpressure)
+        ));
         q.clear();
         assert!(q.is_empty());
     }

@@ -185,7 +185,10 @@ impl Application for ExecutorApp {
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
         let begin = session.settings().begin_string;
         let v42 = at_least_42(begin);
-        let old = matches!(begin, BeginString::Fix40 | BeginString::Fix41 | BeginString::Fix42);
+        let old = matches!(
+            begin,
+            BeginString::Fix40 | BeginString::Fix41 | BeginString::Fix42
+        );
         let cl = msg.get(11).unwrap_or(b"");
         let symbol = msg.get(55).unwrap_or(b"");
         let side = msg.get(54).unwrap_or(b"1");
@@ -251,7 +254,8 @@ mod tests {
 
     #[test]
     fn sorted_body_skips_the_envelope() {
-        let msg = b"8=FIX.4.2\x019=40\x0135=D\x0134=2\x0149=A\x0156=B\x0155=X\x0111=C\x0110=000\x01";
+        let msg =
+            b"8=FIX.4.2\x019=40\x0135=D\x0134=2\x0149=A\x0156=B\x0155=X\x0111=C\x0110=000\x01";
         let mut buf = fix_codec::EncodeBuffer::default();
         let mut out = Vec::new();
         crate::app::encode_body(&mut buf, b"D", &mut out, |e| write_body_sorted(msg, e));

@@ -224,11 +224,13 @@ impl EngineShared {
         };
         let transport = self.dictionary(transport)?;
         let app = app.map(|p| self.dictionary(p)).transpose()?;
-        let mut o = ValidationOptions::default();
-        o.check_fields_out_of_order = s.validation.fields_out_of_order;
-        o.check_fields_have_values = s.validation.fields_have_values;
-        o.check_user_defined_fields = s.validation.user_defined_fields;
-        o.allow_unknown_message_fields = s.validation.allow_unknown_msg_fields;
+        let o = ValidationOptions {
+            check_fields_out_of_order: s.validation.fields_out_of_order,
+            check_fields_have_values: s.validation.fields_have_values,
+            check_user_defined_fields: s.validation.user_defined_fields,
+            allow_unknown_message_fields: s.validation.allow_unknown_msg_fields,
+            ..ValidationOptions::default()
+        };
         Ok(Some(Arc::new(Validator::new(transport, app, o))))
     }
 
@@ -241,7 +243,8 @@ impl EngineShared {
             return Ok(*a);
         }
         let want = SocketAddr::new(ip, port);
-        let l = TcpListener::bind(want).map_err(|e| EngineError::io(format!("listen on {want}"), e))?;
+        let l =
+            TcpListener::bind(want).map_err(|e| EngineError::io(format!("listen on {want}"), e))?;
         let bound = l
             .local_addr()
             .map_err(|e| EngineError::io("listener address", e))?;
@@ -279,10 +282,7 @@ impl MessageValidator for DictValidator {
     }
 }
 
-fn session_config(
-    s: &SessionSettings,
-    validator: Option<Arc<Validator>>,
-) -> SessionConfig {
+fn session_config(s: &SessionSettings, validator: Option<Arc<Validator>>) -> SessionConfig {
     let role = match s.role {
         Role::Initiator => fix_session::Role::Initiator,
         Role::Acceptor => fix_session::Role::Acceptor,
@@ -327,10 +327,7 @@ fn session_config(
     c
 }
 
-fn open_store(
-    s: &SessionSettings,
-    identity: &str,
-) -> Result<Box<dyn SessionStore>, EngineError> {
+fn open_store(s: &SessionSettings, identity: &str) -> Result<Box<dyn SessionStore>, EngineError> {
     let now = unix_nanos();
     Ok(match s.storage.kind {
         StorageType::Transient => Box::new(MemoryStore::new(now)),
@@ -768,7 +765,9 @@ impl Engine {
             // The queue may be full: retry briefly rather than leave a thread running.
             for _ in 0..1000 {
                 match t.send(Command::Shutdown) {
-                    Err((EngineError::Backpressure, _)) => std::thread::sleep(Duration::from_millis(1)),
+                    Err((EngineError::Backpressure, _)) => {
+                        std::thread::sleep(Duration::from_millis(1))
+                    }
                     _ => break,
                 }
             }

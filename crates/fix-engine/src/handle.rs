@@ -89,7 +89,8 @@ impl SessionShared {
     }
 
     pub(crate) fn load_state(&self) -> SessionState {
-        SessionState::from_value(self.state.load(Ordering::Acquire)).unwrap_or(SessionState::Initial)
+        SessionState::from_value(self.state.load(Ordering::Acquire))
+            .unwrap_or(SessionState::Initial)
     }
 
     /// Publishes a state and wakes waiters. State changes are rare, so the lock is off the hot
@@ -110,6 +111,20 @@ impl SessionShared {
     pub(crate) fn recycle(&self, buf: Vec<u8>) {
         // The free list holds at most as many buffers as were ever allocated, so it is never full.
         let _ = self.pool_tx.try_send(buf);
+    }
+
+    fn prewarm(&self, n: usize, capacity: usize) -> usize {
+        let mut added = 0;
+        while added < n {
+            let k = self.pool_allocated.fetch_add(1, Ordering::AcqRel);
+            if k >= MAX_SEND_BUFFERS {
+                self.pool_allocated.fetch_sub(1, Ordering::AcqRel);
+                break;
+            }
+            let _ = self.pool_tx.try_send(Vec::with_capacity(capacity));
+            added += 1;
+        }
+        added
     }
 
     fn take_buffer(&self) -> Result<Vec<u8>, EngineError> {
@@ -198,6 +213,14 @@ impl SessionHandle {
     /// (it left `ESTABLISHED` before the I/O thread got to them).
     pub fn dropped_sends(&self) -> u64 {
         self.shared.dropped_sends.load(Ordering::Relaxed)
+    }
+
+    /// Pre-allocates up to `n` send buffers of `capacity` bytes (within [`MAX_SEND_BUFFERS`]), so
+    /// that even the first bursts of [`SessionHandle::send`] allocate nothing. Returns how many
+    /// were added. Otherwise the pool grows on demand to the largest number of messages in
+    /// flight.
+    pub fn prewarm_send_buffers(&self, n: usize, capacity: usize) -> usize {
+        self.shared.prewarm(n, capacity)
     }
 
     fn live(&self) -> Result<(), EngineError> {
@@ -342,7 +365,12 @@ impl SessionHandle {
                 return Ok(s);
             }
             self.live()?;
-            if self.shared.state_cv.wait_until(&mut g, deadline).timed_out() {
+            if self
+                .shared
+                .state_cv
+                .wait_until(&mut g, deadline)
+                .timed_out()
+            {
                 let s = self.state();
                 return if pred(s) {
                     Ok(s)

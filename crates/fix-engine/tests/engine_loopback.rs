@@ -10,7 +10,9 @@ use engine_support::*;
 use fix_engine::config::{Application as AppKind, SessionSettings};
 use fix_engine::{EngineBuilder, EngineError, SessionState};
 
-fn venue_and_client(executor: bool) -> (
+fn venue_and_client(
+    executor: bool,
+) -> (
     fix_engine::Engine,
     fix_engine::Engine,
     fix_engine::SessionHandle,
@@ -55,9 +57,11 @@ fn orders_get_execution_reports_and_graceful_logout_ends_correctly_terminated() 
         .unwrap();
     }
     for i in 0..20 {
-        let Seen::Message(_, m) = expect(&crx, "execution report", |e| {
-            matches!(e, Seen::Message(n, _) if n == "CLIENT")
-        }) else {
+        let Seen::Message(_, m) = expect(
+            &crx,
+            "execution report",
+            |e| matches!(e, Seen::Message(n, _) if n == "CLIENT"),
+        ) else {
             unreachable!()
         };
         assert_eq!(field(&m, 35).as_deref(), Some("8"));
@@ -85,7 +89,14 @@ fn orders_get_execution_reports_and_graceful_logout_ends_correctly_terminated() 
         SessionState::CorrectlyTerminated
     );
     expect(&crx, "client state CORRECTLY_TERMINATED", |e| {
-        matches!(e, Seen::State(_, SessionState::WaitForConfirmLogout, SessionState::CorrectlyTerminated))
+        matches!(
+            e,
+            Seen::State(
+                _,
+                SessionState::WaitForConfirmLogout,
+                SessionState::CorrectlyTerminated
+            )
+        )
     });
     // A completed Logout exchange ends the sequence stream.
     assert_eq!(c.next_sender_seq(), 1);
@@ -106,27 +117,47 @@ fn non_graceful_disconnect_drops_tcp_and_the_acceptor_waits_for_logon() {
     // The acceptor only sees the state change (no logout event) and waits for a new Logon.
     v.wait_for_state(SessionState::WaitForFirstLogon, WAIT)
         .unwrap();
-    expect(&vrx, "venue connection lost", |e| matches!(e, Seen::Lost(n) if n == "VENUE"));
+    expect(
+        &vrx,
+        "venue connection lost",
+        |e| matches!(e, Seen::Lost(n) if n == "VENUE"),
+    );
     let events = drain_for(&vrx, Duration::from_millis(100));
     assert!(
         !events.iter().any(|e| matches!(e, Seen::Logout(..))),
         "{events:?}"
     );
     expect(&crx, "client state", |e| {
-        matches!(e, Seen::State(_, SessionState::Established, SessionState::NonGracefullyTerminated))
+        matches!(
+            e,
+            Seen::State(
+                _,
+                SessionState::Established,
+                SessionState::NonGracefullyTerminated
+            )
+        )
     });
 }
 
 #[test]
 fn graceful_disconnect_from_the_acceptor_raises_logout_on_the_initiator() {
     let (_venue, _client, v, c, vrx, crx) = venue_and_client(false);
-    expect(&vrx, "venue logon event", |e| matches!(e, Seen::Logon(n, false) if n == "VENUE"));
+    expect(
+        &vrx,
+        "venue logon event",
+        |e| matches!(e, Seen::Logon(n, false) if n == "VENUE"),
+    );
     let end = v.disconnect_and_wait("closing time", WAIT).unwrap();
     assert_eq!(end, SessionState::CorrectlyTerminated);
-    assert_eq!(c.wait_terminated(WAIT).unwrap(), SessionState::CorrectlyTerminated);
-    expect(&crx, "logout event on the client", |e| {
-        matches!(e, Seen::Logout(n, t) if n == "CLIENT" && t == "closing time")
-    });
+    assert_eq!(
+        c.wait_terminated(WAIT).unwrap(),
+        SessionState::CorrectlyTerminated
+    );
+    expect(
+        &crx,
+        "logout event on the client",
+        |e| matches!(e, Seen::Logout(n, t) if n == "CLIENT" && t == "closing time"),
+    );
     let states: Vec<_> = drain_for(&vrx, Duration::from_millis(50))
         .into_iter()
         .filter_map(|e| match e {
@@ -136,7 +167,10 @@ fn graceful_disconnect_from_the_acceptor_raises_logout_on_the_initiator() {
         .collect();
     assert_eq!(
         states,
-        vec![SessionState::WaitForConfirmLogout, SessionState::CorrectlyTerminated]
+        vec![
+            SessionState::WaitForConfirmLogout,
+            SessionState::CorrectlyTerminated
+        ]
     );
 }
 
@@ -145,7 +179,10 @@ fn acceptor_resumes_numbers_when_the_initiator_reconnects() {
     let (_venue, client, v, c, _vrx, crx) = venue_and_client(true);
     for i in 0..3 {
         c.send(b"D", |e| {
-            e.field(11, format!("A{i}").as_bytes()).field(55, b"X").field(54, b"2").field(38, b"5");
+            e.field(11, format!("A{i}").as_bytes())
+                .field(55, b"X")
+                .field(54, b"2")
+                .field(38, b"5");
         })
         .unwrap();
     }
@@ -154,11 +191,13 @@ fn acceptor_resumes_numbers_when_the_initiator_reconnects() {
     }
     c.disconnect_non_gracefully().unwrap();
     c.wait_terminated(WAIT).unwrap();
-    v.wait_for_state(SessionState::WaitForFirstLogon, WAIT).unwrap();
+    v.wait_for_state(SessionState::WaitForFirstLogon, WAIT)
+        .unwrap();
     let (out, inn) = (c.next_sender_seq(), c.next_target_seq());
     assert_eq!((out, inn), (5, 5));
     // Reconnect through the plumbing a reconnect loop uses.
-    c.connect(None, fix_engine::ConnectPhase::Reconnect).unwrap();
+    c.connect(None, fix_engine::ConnectPhase::Reconnect)
+        .unwrap();
     expect(&crx, "RECONNECT state", |e| {
         matches!(e, Seen::State(_, _, SessionState::Reconnect))
     });
@@ -168,10 +207,15 @@ fn acceptor_resumes_numbers_when_the_initiator_reconnects() {
     assert_eq!(c.next_sender_seq(), 6);
     assert_eq!(v.next_target_seq(), 6);
     c.send(b"D", |e| {
-        e.field(11, b"AFTER").field(55, b"X").field(54, b"2").field(38, b"5");
+        e.field(11, b"AFTER")
+            .field(55, b"X")
+            .field(54, b"2")
+            .field(38, b"5");
     })
     .unwrap();
-    let Seen::Message(_, m) = expect(&crx, "report after resume", |e| matches!(e, Seen::Message(..))) else {
+    let Seen::Message(_, m) = expect(&crx, "report after resume", |e| {
+        matches!(e, Seen::Message(..))
+    }) else {
         unreachable!()
     };
     assert_eq!(field(&m, 11).as_deref(), Some("AFTER"));
@@ -204,19 +248,26 @@ fn create_on_the_fly_release_and_recreate_continues_numbers() {
     let c = client.create_session(ini.clone()).unwrap();
     c.wait_for_state(SessionState::Established, WAIT).unwrap();
     c.send(b"D", |e| {
-        e.field(11, b"1").field(55, b"Y").field(54, b"1").field(38, b"1");
+        e.field(11, b"1")
+            .field(55, b"Y")
+            .field(54, b"1")
+            .field(38, b"1");
     })
     .unwrap();
     expect(&crx, "report", |e| matches!(e, Seen::Message(..)));
     assert!(matches!(c.release(), Err(EngineError::WrongState(_))));
     c.disconnect_non_gracefully().unwrap();
     c.wait_terminated(WAIT).unwrap();
-    v.wait_for_state(SessionState::WaitForFirstLogon, WAIT).unwrap();
+    v.wait_for_state(SessionState::WaitForFirstLogon, WAIT)
+        .unwrap();
     let (out, inn) = (c.next_sender_seq(), c.next_target_seq());
     assert_eq!((out, inn), (3, 3));
     c.release().unwrap();
     assert!(c.is_released());
-    assert!(matches!(c.send(b"D", |_| {}), Err(EngineError::Released(_))));
+    assert!(matches!(
+        c.send(b"D", |_| {}),
+        Err(EngineError::Released(_))
+    ));
     assert!(client.session("C2").is_none());
     // Same name and identity again: storage continues the numbers.
     let c = client.create_session(ini).unwrap();

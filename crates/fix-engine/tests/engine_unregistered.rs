@@ -9,7 +9,14 @@ use std::time::Duration;
 use engine_support::*;
 use fix_engine::{EngineBuilder, SessionState};
 
-fn venue(create: bool, accept: bool) -> (fix_engine::Engine, crossbeam_channel::Receiver<Seen>, tempfile::TempDir) {
+fn venue(
+    create: bool,
+    accept: bool,
+) -> (
+    fix_engine::Engine,
+    crossbeam_channel::Receiver<Seen>,
+    tempfile::TempDir,
+) {
     let dir = tempfile::tempdir().unwrap();
     let (app, rx) = Recorder::with(accept);
     let mut settings = engine_settings();
@@ -24,7 +31,14 @@ fn venue(create: bool, accept: bool) -> (fix_engine::Engine, crossbeam_channel::
     (e, rx, dir)
 }
 
-fn client(port: u16, ours: &str) -> (fix_engine::Engine, fix_engine::SessionHandle, crossbeam_channel::Receiver<Seen>) {
+fn client(
+    port: u16,
+    ours: &str,
+) -> (
+    fix_engine::Engine,
+    fix_engine::SessionHandle,
+    crossbeam_channel::Receiver<Seen>,
+) {
     let (app, rx) = Recorder::new();
     let e = EngineBuilder::new(engine_settings())
         .application(app)
@@ -41,40 +55,63 @@ fn accepted_unregistered_acceptor_is_created_on_a_worker_and_registered() {
     let port = hub.listen_addr().unwrap().port();
     let (_c, h, _crx) = client(port, "NEWCLIENT");
     h.wait_for_state(SessionState::Established, WAIT).unwrap();
-    let Seen::Unregistered { session, thread } =
-        expect(&hrx, "unregistered callback", |e| matches!(e, Seen::Unregistered { .. }))
-    else {
+    let Seen::Unregistered { session, thread } = expect(&hrx, "unregistered callback", |e| {
+        matches!(e, Seen::Unregistered { .. })
+    }) else {
         unreachable!()
     };
-    assert!(thread.starts_with("fix-worker-"), "callback ran on {thread}");
+    assert!(
+        thread.starts_with("fix-worker-"),
+        "callback ran on {thread}"
+    );
     let s = hub.session(&session).expect("registered");
     assert!(s.is_unregistered());
-    assert!(s.created_on().starts_with("fix-worker-"), "store opened on {}", s.created_on());
+    assert!(
+        s.created_on().starts_with("fix-worker-"),
+        "store opened on {}",
+        s.created_on()
+    );
     assert!(!s.created_on().starts_with("fix-io-"));
     s.wait_for_state(SessionState::Established, WAIT).unwrap();
     assert_eq!(s.settings().primary.ids.sender_comp_id, "HUB");
     assert_eq!(s.settings().primary.ids.target_comp_id, "NEWCLIENT");
-    assert!(std::fs::read_dir(dir.path()).unwrap().count() >= 1, "store created");
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().count() >= 1,
+        "store created"
+    );
 
     // Reconnecting: the session exists, so the callback is not called again.
     h.disconnect_non_gracefully().unwrap();
     h.wait_terminated(WAIT).unwrap();
-    s.wait_for_state(SessionState::WaitForFirstLogon, WAIT).unwrap();
-    h.connect(None, fix_engine::ConnectPhase::Reconnect).unwrap();
+    s.wait_for_state(SessionState::WaitForFirstLogon, WAIT)
+        .unwrap();
+    h.connect(None, fix_engine::ConnectPhase::Reconnect)
+        .unwrap();
     h.wait_for_state(SessionState::Established, WAIT).unwrap();
     let again = drain_for(&hrx, Duration::from_millis(100));
-    assert!(!again.iter().any(|e| matches!(e, Seen::Unregistered { .. })), "{again:?}");
-    assert_eq!(h.next_sender_seq(), 3, "numbers continued after the reconnect");
+    assert!(
+        !again.iter().any(|e| matches!(e, Seen::Unregistered { .. })),
+        "{again:?}"
+    );
+    assert_eq!(
+        h.next_sender_seq(),
+        3,
+        "numbers continued after the reconnect"
+    );
 
     // Release it: a new Logon calls the callback again and the stored numbers continue.
     h.disconnect_non_gracefully().unwrap();
     h.wait_terminated(WAIT).unwrap();
-    s.wait_for_state(SessionState::WaitForFirstLogon, WAIT).unwrap();
+    s.wait_for_state(SessionState::WaitForFirstLogon, WAIT)
+        .unwrap();
     s.release().unwrap();
     assert!(hub.session(&session).is_none());
-    h.connect(None, fix_engine::ConnectPhase::Reconnect).unwrap();
+    h.connect(None, fix_engine::ConnectPhase::Reconnect)
+        .unwrap();
     h.wait_for_state(SessionState::Established, WAIT).unwrap();
-    expect(&hrx, "callback after release", |e| matches!(e, Seen::Unregistered { .. }));
+    expect(&hrx, "callback after release", |e| {
+        matches!(e, Seen::Unregistered { .. })
+    });
     let s2 = hub.session(&session).unwrap();
     assert_eq!(s2.next_target_seq(), 4, "storage reloaded");
 }
@@ -103,7 +140,10 @@ fn disabled_unregistered_acceptors_close_the_connection_without_asking() {
     );
     assert!(hub.sessions().is_empty());
     let seen = drain_for(&hrx, Duration::from_millis(50));
-    assert!(!seen.iter().any(|e| matches!(e, Seen::Unregistered { .. })), "{seen:?}");
+    assert!(
+        !seen.iter().any(|e| matches!(e, Seen::Unregistered { .. })),
+        "{seen:?}"
+    );
 }
 
 fn frame(body: &str) -> Vec<u8> {
@@ -150,7 +190,10 @@ fn application_message_before_logon_is_rejected_by_closing() {
         "35=D|34=1|49=X|52={t}|56=HUB|11=1|21=1|55=A|54=1|60={t}|40=1|"
     )))
     .unwrap();
-    assert!(read_to_eof(&mut s).is_empty(), "nothing is sent before the Logon");
+    assert!(
+        read_to_eof(&mut s).is_empty(),
+        "nothing is sent before the Logon"
+    );
     assert!(hub.sessions().is_empty());
 }
 
@@ -172,6 +215,10 @@ fn second_logon_for_a_connected_session_is_closed_without_data() {
     let mut second = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     second.write_all(&logon(2)).unwrap();
     assert!(read_to_eof(&mut second).is_empty());
-    assert_eq!(acc.state(), SessionState::Established, "the first connection is untouched");
+    assert_eq!(
+        acc.state(),
+        SessionState::Established,
+        "the first connection is untouched"
+    );
     drop(first);
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
+use fix_codec::MessageRef;
 use fix_engine::config::{
     EngineSettings, IdleStrategy, SessionSettings, StorageSettings, StorageType,
 };
@@ -15,7 +16,6 @@ use fix_engine::{
     Application, ConnectionEvent, Engine, EngineBuilder, Replies, SessionHandle, SessionState,
     UnregisteredLogon,
 };
-use fix_codec::MessageRef;
 
 /// Bound on every wait in these tests.
 pub const WAIT: Duration = Duration::from_secs(10);
