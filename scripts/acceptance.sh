@@ -7,7 +7,8 @@
 # Builds fixd and the runner (release), starts fixd with acceptance/at.properties (every session of
 # ../shared/acceptance/quickfix/cfg/at.cfg) on a free loopback port, runs the scripts (directories in
 # parallel, the scripts of one directory in name order), prints one line per script and
-# `N passed, M failed`, stops fixd, and exits with the runner's status (non-zero if any failed).
+# `N passed, M failed`, stops fixd (its storage and message logs go to a temporary directory, kept
+# when a script fails), and exits with the runner's status (non-zero if any failed).
 #
 # Environment (all optional):
 #   FIXD                 a fixd binary to use instead of building crates/fixd
@@ -51,8 +52,11 @@ FIXD=${FIXD:-$TARGET/release/fixd}
 [ -x "$RUNNER" ] || die "the runner was not built at $RUNNER"
 
 PORT=$("$RUNNER" --print-free-port)
-LOG=$(mktemp "${TMPDIR:-/tmp}/fixd-acceptance.XXXXXX")
-( cd "$ROOT" && exec "$FIXD" run --config "$CONFIG" --set "ListenPort=$PORT" ) >"$LOG" 2>&1 &
+# fixd's output, storage and per-session FIX message logs (WORK/logs/<session>.messages.log).
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/fixd-acceptance.XXXXXX")
+LOG=$WORK/fixd.log
+( cd "$ROOT" && exec "$FIXD" run --config "$CONFIG" --set "ListenPort=$PORT" \
+    --set "StorageDirectory=$WORK/store" --set "MessageLog=$WORK/logs" ) >"$LOG" 2>&1 &
 FIXD_PID=$!
 
 stop_fixd() {
@@ -96,9 +100,10 @@ if [ -n "${ACCEPTANCE_FIELDS:-}" ]; then
 fi
 status=0
 "$RUNNER" "${args[@]}" "$@" || status=$?
+stop_fixd
 if [ "$status" != 0 ]; then
-  echo "acceptance.sh: fixd's output is in $LOG" >&2
+  echo "acceptance.sh: fixd's output is in $LOG, its FIX message logs in $WORK/logs" >&2
 else
-  rm -f "$LOG"
+  rm -rf "$WORK"
 fi
 exit "$status"
