@@ -1,0 +1,363 @@
+#!/usr/bin/env bash
+# Interoperability runs against real QuickFIX C++ (Debian libquickfix-dev), see docs/INTEROP.md.
+#
+#   scripts/interop.sh [basic|selftest|bench] [--acceptor qf|fixd] [--initiator qf|fixd]
+#                      [--orders N] [--only NAME]
+#
+#   basic     QuickFIX initiator -> acceptor, FIX.4.2, FIX.4.4, FIXT.1.1/FIX.5.0SP2, N orders each
+#   selftest  (default) basic, plus the restart / abrupt-stop / reset-logon scenarios
+#   bench     QuickFIX <-> QuickFIX round-trip latency and throughput, and the QuickFIX codec bench
+#
+# Everything runs inside a private network namespace (unshare -n, loopback only): QuickFIX 1.15
+# listens on all interfaces and cannot be told otherwise, so it must not see a real one.
+# Either side can be our fixd instead of qf_peer (--acceptor fixd / --initiator fixd); fixd is
+# started as `target/release/fixd run --config FILE --set KEY=VALUE...` (see docs/INTEROP.md).
+# Every wait is bounded; prints one line per scenario and `N passed, M failed`.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+cmd=selftest
+ACCEPTOR=${INTEROP_ACCEPTOR:-qf}
+INITIATOR=${INTEROP_INITIATOR:-qf}
+ORDERS=1000
+ONLY=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    basic | selftest | bench) cmd="$1" ;;
+    --acceptor) ACCEPTOR="$2"; shift ;;
+    --initiator) INITIATOR="$2"; shift ;;
+    --orders) ORDERS="$2"; shift ;;
+    --only) ONLY="$2"; shift ;;
+    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) echo "interop.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+for impl in "$ACCEPTOR" "$INITIATOR"; do
+  case "$impl" in qf | fixd) ;; *) echo "interop.sh: a side is qf or fixd, not '$impl'" >&2; exit 2 ;; esac
+done
+[[ "$ORDERS" =~ ^[1-9][0-9]{0,6}$ ]] || { echo "interop.sh: --orders wants 1..9999999" >&2; exit 2; }
+
+QF_PEER="$root/target/interop/qf_peer"
+FIXD="${FIXD:-$root/target/release/fixd}"
+
+# ---- outside the namespace: build, then re-enter this script in a private network namespace ----
+if [ -z "${INTEROP_IN_NETNS:-}" ]; then
+  bash "$root/interop/build.sh"
+  if [ "$ACCEPTOR" = fixd ] || [ "$INITIATOR" = fixd ]; then
+    if [ ! -x "$FIXD" ]; then
+      echo "interop.sh: $FIXD not found: build it first (cargo build --release -p fixd)" >&2
+      exit 2
+    fi
+  fi
+  if [ "$(id -u)" != 0 ]; then
+    echo "interop.sh: needs root for 'unshare -n' (QuickFIX must only ever listen in a private network namespace)" >&2
+    exit 2
+  fi
+  command -v unshare >/dev/null && command -v ip >/dev/null && command -v ss >/dev/null ||
+    { echo "interop.sh: needs unshare, ip and ss (util-linux, iproute2): run scripts/setup.sh" >&2; exit 2; }
+  # The whole run is bounded too, whatever happens inside.
+  exec timeout -k 10 900 unshare -n env INTEROP_IN_NETNS=1 INTEROP_ACCEPTOR="$ACCEPTOR" \
+    INTEROP_INITIATOR="$INITIATOR" bash "$0" "$cmd" --orders "$ORDERS" ${ONLY:+--only "$ONLY"}
+fi
+
+ip link set lo up
+if ss -Hltn | grep -v '127\.0\.0\.1\|\[::1\]\|\*:\|0\.0\.0\.0:\|\[::\]:' | grep -q .; then
+  echo "interop.sh: unexpected listeners in the private namespace" >&2
+fi
+work="$root/target/interop/run"
+rm -rf "$work"
+mkdir -p "$work"
+
+ACC_COMP=ACCEPTOR
+INI_COMP=INITIATOR
+next_port=7001
+ACC_PID=""
+passed=0
+failed=0
+failures=()
+
+# ---- the two sides: one function per role, one case per implementation ------------------------
+
+# acceptor_start VER DIR [RESET_ON_LOGON] [qf_peer args...]: starts the acceptor in the background
+# (ACC_PID), on port $PORT, storing in DIR/acceptor-store, and waits until it listens.
+acceptor_start() {
+  local ver="$1" dir="$2" reset="${3:-N}"
+  shift 3 || shift $#
+  local store="$dir/acceptor-store"
+  local n=$(( $(ls "$dir" | grep -c '^acceptor[0-9]*\.out$' || true) + 1 ))
+  mkdir -p "$store" "$dir/acceptor-log"
+  case "$ACCEPTOR" in
+    qf)
+      interop/render-cfg.sh "interop/cfg/qf-acceptor-$ver.cfg" PORT="$PORT" SENDER="$ACC_COMP" \
+        TARGET="$INI_COMP" STORE_DIR="$store" RESET_ON_LOGON="$reset" SPEC_DIR=spec >"$dir/acceptor.cfg"
+      timeout -k 5 120 "$QF_PEER" --settings "$dir/acceptor.cfg" --role acceptor --timeout 110 \
+        --log "$dir/acceptor-log" --report "$dir/acceptor$n.report" "$@" \
+        >"$dir/acceptor$n.out" 2>"$dir/acceptor$n.err" &
+      ;;
+    fixd)
+      interop/render-cfg.sh "interop/fixd/fixd-acceptor-$ver.properties" PORT="$PORT" \
+        SENDER="$ACC_COMP" TARGET="$INI_COMP" STORE_DIR="$store" RESET_ON_LOGON="$reset" \
+        SPEC_DIR=spec >"$dir/acceptor.properties"
+      timeout -k 5 120 "$FIXD" run --config "$dir/acceptor.properties" \
+        >"$dir/acceptor$n.out" 2>"$dir/acceptor$n.err" &
+      ;;
+  esac
+  ACC_PID=$!
+  wait_listening "$PORT" || { echo "acceptor did not listen on $PORT within 5 s" >"$dir/why"; return 1; }
+}
+
+# acceptor_stop [graceful|abrupt]: SIGTERM (qf_peer logs out or, with --on-term abrupt, exits at
+# once; fixd gets SIGKILL for abrupt) and a bounded wait for the exit.
+acceptor_stop() {
+  local how="${1:-graceful}" sig=TERM
+  [ -n "$ACC_PID" ] || return 0
+  [ "$how" = abrupt ] && [ "$ACCEPTOR" = fixd ] && sig=KILL
+  kill -s "$sig" "$ACC_PID" 2>/dev/null || true
+  local rc=0
+  wait "$ACC_PID" || rc=$?
+  ACC_PID=""
+  return "$rc"
+}
+
+# initiator_run VER DIR NAME [RESET_ON_LOGON] [qf_peer args...]: runs the initiator in the
+# foreground (bounded), output in DIR/NAME.out; returns its exit code.
+initiator_run() {
+  local ver="$1" dir="$2" name="$3" reset="${4:-N}"
+  shift 4 || shift $#
+  local store="$dir/initiator-store"
+  mkdir -p "$store" "$dir/initiator-log"
+  case "$INITIATOR" in
+    qf)
+      interop/render-cfg.sh "interop/cfg/qf-initiator-$ver.cfg" PORT="$PORT" SENDER="$INI_COMP" \
+        TARGET="$ACC_COMP" STORE_DIR="$store" RESET_ON_LOGON="$reset" SPEC_DIR=spec \
+        HEARTBTINT=30 >"$dir/$name.cfg"
+      # In the background and waited for, so that DIR/NAME.pid names the process a scenario may
+      # signal (timeout(1) passes SIGTERM on to qf_peer).
+      timeout -k 5 90 "$QF_PEER" --settings "$dir/$name.cfg" --role initiator --timeout 80 \
+        --log "$dir/initiator-log" --report "$dir/$name.report" "$@" \
+        >"$dir/$name.out" 2>"$dir/$name.err" &
+      echo $! >"$dir/$name.pid"
+      wait $!
+      ;;
+    fixd)
+      # fixd has no order-sending application yet. It plugs in here: render an initiator template
+      # (interop/fixd/), run `$FIXD run --config FILE --set ...`, and print the summary line that
+      # qf_peer prints (docs/INTEROP.md, "Plugging fixd in").
+      echo "fixd as initiator is not implemented yet (docs/INTEROP.md)" >"$dir/$name.err"
+      return 125
+      ;;
+  esac
+}
+
+wait_listening() {
+  local port="$1" i
+  for i in $(seq 100); do
+    ss -Hltn "sport = :$port" | grep -q . && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+# check FILE KEY=VALUE...: the summary line in FILE has each KEY with exactly VALUE.
+check() {
+  local file="$1" kv key want got
+  shift
+  [ -f "$file" ] || { echo "no report $(basename "$file")" >>"$dir/why"; return 1; }
+  local ok=0
+  for kv in "$@"; do
+    key="${kv%%=*}"; want="${kv#*=}"
+    got="$(grep -o "\(^\| \)$key=[^ ]*" "$file" | head -1 | sed 's/.*=//')"
+    if [ "$got" != "$want" ]; then
+      echo "$(basename "$file"): $key=${got:-<none>}, want $want" >>"$dir/why"
+      ok=1
+    fi
+  done
+  return "$ok"
+}
+
+# Acceptor-side checks only exist for qf_peer (fixd prints no such report).
+check_acceptor() { [ "$ACCEPTOR" != qf ] || check "$@"; }
+
+# run_scenario NAME FUNCTION ARGS...: fresh directory and port, one line of result.
+run_scenario() {
+  local name="$1"
+  shift
+  if [ -n "$ONLY" ] && [[ "$name" != *"$ONLY"* ]]; then return 0; fi
+  dir="$work/$name"
+  mkdir -p "$dir"
+  : >"$dir/why"
+  PORT=$next_port
+  next_port=$((next_port + 1))
+  local t0=$SECONDS rc=0
+  "$@" || rc=$?
+  acceptor_stop graceful >/dev/null 2>&1 || true
+  if [ "$rc" = 0 ] && [ ! -s "$dir/why" ]; then
+    passed=$((passed + 1))
+    printf 'PASS %-34s %3ss\n' "$name" "$((SECONDS - t0))"
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    printf 'FAIL %-34s %3ss  %s (rc=%s; logs in %s)\n' "$name" "$((SECONDS - t0))" \
+      "$(tr '\n' ';' <"$dir/why")" "$rc" "${dir#"$root"/}"
+  fi
+}
+
+all_answered() { # FILE N
+  check "$1" orders_sent="$2" reports_received="$2" duplicates=0 missing=0 unsent=0 mismatched=0 \
+    unexpected=0
+}
+
+# ---- scenarios ------------------------------------------------------------------------------
+
+# N orders, one in flight.
+sc_basic() {
+  local ver="$1"
+  acceptor_start "$ver" "$dir" N --exit-after-logout || return 1
+  initiator_run "$ver" "$dir" initiator N --orders "$ORDERS" || echo "initiator rc=$?" >>"$dir/why"
+  all_answered "$dir/initiator.report" "$ORDERS"
+  acceptor_stop graceful || echo "acceptor rc=$?" >>"$dir/why"
+  check_acceptor "$dir/acceptor1.report" orders_received="$ORDERS" distinct="$ORDERS" duplicates=0
+}
+
+# N orders, 32 in flight.
+sc_window() {
+  local ver="$1"
+  acceptor_start "$ver" "$dir" N || return 1
+  initiator_run "$ver" "$dir" initiator N --orders "$ORDERS" --window 32 ||
+    echo "initiator rc=$?" >>"$dir/why"
+  all_answered "$dir/initiator.report" "$ORDERS"
+}
+
+# The initiator exits without Logout after 40% of the orders, is restarted on the same store and
+# state, logs on without reset and finishes: every order answered once, none executed twice.
+sc_initiator_stop_resume() {
+  local ver="$1" k=$((ORDERS * 2 / 5))
+  [ "$k" -ge 1 ] || k=1
+  acceptor_start "$ver" "$dir" N || return 1
+  initiator_run "$ver" "$dir" run1 N --orders "$ORDERS" --stop-after "$k" --state "$dir/state" ||
+    echo "run1 rc=$?" >>"$dir/why"
+  check "$dir/run1.report" aborted=1 orders_sent="$k" unsent=$((ORDERS - k))
+  initiator_run "$ver" "$dir" run2 N --orders "$ORDERS" --state "$dir/state" ||
+    echo "run2 rc=$?" >>"$dir/why"
+  all_answered "$dir/run2.report" "$ORDERS"
+  check "$dir/run2.report" reset_logons_sent=0
+  acceptor_stop graceful || echo "acceptor rc=$?" >>"$dir/why"
+  check_acceptor "$dir/acceptor1.report" distinct="$ORDERS" duplicates=0
+}
+
+# The initiator gets SIGTERM mid-stream (orders paced, many in flight) and exits without Logout;
+# the restart finishes the stream.
+sc_initiator_sigterm_resume() {
+  local ver="$1"
+  acceptor_start "$ver" "$dir" N || return 1
+  initiator_run "$ver" "$dir" run1 N --orders "$ORDERS" --rate 2000 --window 100 \
+    --on-term abrupt --state "$dir/state" &
+  local pid=$! i
+  sleep 0.25
+  for i in $(seq 20); do [ -s "$dir/run1.pid" ] && break; sleep 0.05; done
+  kill -TERM "$(cat "$dir/run1.pid")" 2>/dev/null || echo "run1 not running" >>"$dir/why"
+  wait "$pid" || echo "run1 rc=$?" >>"$dir/why"
+  check "$dir/run1.report" aborted=1
+  initiator_run "$ver" "$dir" run2 N --orders "$ORDERS" --state "$dir/state" ||
+    echo "run2 rc=$?" >>"$dir/why"
+  all_answered "$dir/run2.report" "$ORDERS"
+  acceptor_stop graceful || echo "acceptor rc=$?" >>"$dir/why"
+  check_acceptor "$dir/acceptor1.report" distinct="$ORDERS" duplicates=0
+}
+
+# The acceptor dies without Logout mid-stream and is restarted on its store; the initiator
+# reconnects by itself, and the sequence gap is recovered by resends: every order answered once.
+sc_acceptor_restart() {
+  local ver="$1"
+  acceptor_start "$ver" "$dir" N --on-term abrupt || return 1
+  initiator_run "$ver" "$dir" initiator N --orders "$ORDERS" --rate 2000 --window 100 &
+  local pid=$!
+  sleep 0.25
+  acceptor_stop abrupt || true
+  check_acceptor "$dir/acceptor1.report" aborted=1
+  acceptor_start "$ver" "$dir" N || { kill "$pid"; wait "$pid"; return 1; }
+  wait "$pid" || echo "initiator rc=$?" >>"$dir/why"
+  all_answered "$dir/initiator.report" "$ORDERS"
+  check "$dir/initiator.report" reset_logons_sent=0
+  acceptor_stop graceful || echo "acceptor rc=$?" >>"$dir/why"
+  check_acceptor "$dir/acceptor2.report" duplicates=0
+}
+
+# After a full stream, a new initiator run logs on with ResetSeqNumFlag <141>=Y (ResetOnLogon=Y):
+# both sides start again at 1 and the new stream is answered in full.
+sc_reset_logon() {
+  local ver="$1" n=$((ORDERS / 10 + 1))
+  acceptor_start "$ver" "$dir" N || return 1
+  initiator_run "$ver" "$dir" run1 N --orders "$ORDERS" || echo "run1 rc=$?" >>"$dir/why"
+  all_answered "$dir/run1.report" "$ORDERS"
+  initiator_run "$ver" "$dir" run2 Y --orders "$n" || echo "run2 rc=$?" >>"$dir/why"
+  all_answered "$dir/run2.report" "$n"
+  check "$dir/run2.report" reset_logons_sent=1 resend_requests_sent=0 resend_requests_received=0
+  acceptor_stop graceful || echo "acceptor rc=$?" >>"$dir/why"
+  check_acceptor "$dir/acceptor1.report" reset_logons_received=1 duplicates=0
+}
+
+# ---- benchmarks -------------------------------------------------------------------------------
+
+bench() {
+  dir="$work/bench"
+  mkdir -p "$dir"
+  : >"$dir/why"
+  local ver=fix44 rc=0
+  echo "== QuickFIX codec (benches/qf/qf_codec_bench.cpp)"
+  "$root/target/interop/qf_codec_bench" --iters 20000 --batches 15 | tee "$dir/codec.out" || rc=1
+
+  echo "== QuickFIX <-> QuickFIX round trip, $ver, MemoryStore, no message log, one order in flight"
+  PORT=$next_port; next_port=$((next_port + 1))
+  interop/render-cfg.sh "interop/cfg/qf-acceptor-$ver.cfg" PORT="$PORT" SENDER="$ACC_COMP" \
+    TARGET="$INI_COMP" STORE_DIR="$dir/a" RESET_ON_LOGON=Y SPEC_DIR=spec >"$dir/acceptor.cfg"
+  interop/render-cfg.sh "interop/cfg/qf-initiator-$ver.cfg" PORT="$PORT" SENDER="$INI_COMP" \
+    TARGET="$ACC_COMP" STORE_DIR="$dir/i" RESET_ON_LOGON=Y SPEC_DIR=spec HEARTBTINT=30 \
+    >"$dir/initiator.cfg"
+  timeout -k 5 120 "$QF_PEER" --settings "$dir/acceptor.cfg" --role acceptor --store memory \
+    --exit-after-logout --timeout 110 >"$dir/rtt-acceptor.out" 2>&1 &
+  ACC_PID=$!
+  wait_listening "$PORT" || rc=1
+  timeout -k 5 120 "$QF_PEER" --settings "$dir/initiator.cfg" --role initiator --store memory \
+    --orders 22000 --warmup 2000 --latency --timeout 100 | tee "$dir/rtt.out" | grep rtt_ || rc=1
+  wait "$ACC_PID" || rc=1
+
+  echo "== QuickFIX -> QuickFIX throughput, $ver, MemoryStore, one direction, 5 s"
+  PORT=$next_port; next_port=$((next_port + 1))
+  sed -i "s/^SocketAcceptPort=.*/SocketAcceptPort=$PORT/" "$dir/acceptor.cfg"
+  sed -i "s/^SocketConnectPort=.*/SocketConnectPort=$PORT/" "$dir/initiator.cfg"
+  timeout -k 5 120 "$QF_PEER" --settings "$dir/acceptor.cfg" --role acceptor --store memory \
+    --no-reply --exit-after-logout --timeout 110 >"$dir/tput-acceptor.out" 2>"$dir/tput-acceptor.err" &
+  ACC_PID=$!
+  wait_listening "$PORT" || rc=1
+  timeout -k 5 120 "$QF_PEER" --settings "$dir/initiator.cfg" --role initiator --store memory \
+    --mode throughput --duration 5 --timeout 100 >"$dir/tput.out" 2>&1 || rc=1
+  wait "$ACC_PID" || rc=1
+  grep throughput_send "$dir/tput.out" || rc=1
+  grep -o 'orders_received=[0-9]* .*recv_msgs_per_s=[0-9]*' "$dir/tput-acceptor.out" || rc=1
+  ACC_PID=""
+  return "$rc"
+}
+
+case "$cmd" in
+  bench)
+    bench
+    exit $?
+    ;;
+  basic | selftest)
+    for ver in fix42 fix44 fixt11; do run_scenario "basic-$ver" sc_basic "$ver"; done
+    if [ "$cmd" = selftest ]; then
+      run_scenario window-fix44 sc_window fix44
+      for ver in fix42 fix44 fixt11; do
+        run_scenario "initiator-stop-resume-$ver" sc_initiator_stop_resume "$ver"
+      done
+      run_scenario initiator-sigterm-resume-fix44 sc_initiator_sigterm_resume fix44
+      run_scenario acceptor-restart-fix44 sc_acceptor_restart fix44
+      run_scenario reset-logon-fix44 sc_reset_logon fix44
+    fi
+    ;;
+esac
+echo "$passed passed, $failed failed${failures[*]:+ (${failures[*]})}"
+[ "$failed" = 0 ]
