@@ -30,9 +30,11 @@ pub fn builtin(
 /// Wraps an application: logs every message in and out to the session's message log (when it
 /// has one) and every engine event through `tracing`, then delegates.
 ///
-/// Messages the session rejects or ignores before the application sees them (garbled frames,
-/// validation failures) reach neither the application nor this log; `Reject <3>` replies to them
-/// are logged as sent.
+/// What the log sees is what the engine surfaces: every message sent; received application
+/// messages, Heartbeats, TestRequests and Rejects. Received Logon, Logout, ResendRequest and
+/// SequenceReset messages, and messages the session drops or rejects before the application
+/// (garbled frames, validation failures), are not surfaced by the engine and are missing from
+/// the log; the replies to them (a `Reject <3>`, a Logout) are logged as sent.
 pub struct FixdApp {
     inner: Arc<dyn Application>,
     log: Option<SessionLog>,
@@ -55,12 +57,13 @@ impl FixdApp {
 
 impl Application for FixdApp {
     fn on_state_change(&self, session: &SessionHandle, from: SessionState, to: SessionState) {
-        tracing::info!(target: "fixd::session", session = %session.name(), %from, %to, "state");
+        // The engine logs transitions itself at info; this is for `RUST_LOG=fixd=debug` alone.
+        tracing::debug!(target: "fixd::session", session = %session.name(), %from, %to, "state");
         self.inner.on_state_change(session, from, to);
     }
 
     fn on_logon(&self, session: &SessionHandle, reset: bool) {
-        tracing::info!(
+        tracing::debug!(
             target: "fixd::session",
             session = %session.name(),
             reset,
@@ -72,7 +75,7 @@ impl Application for FixdApp {
     }
 
     fn on_logout(&self, session: &SessionHandle, text: &[u8]) {
-        tracing::info!(
+        tracing::debug!(
             target: "fixd::session",
             session = %session.name(),
             text = %String::from_utf8_lossy(text),
@@ -109,13 +112,18 @@ impl Application for FixdApp {
                 tag = ?tag,
                 "reject sent"
             ),
-            RejectInfo::Received(m) => tracing::warn!(
+            RejectInfo::Received(m) => {
+                if let Some(l) = &self.log {
+                    l.record(Direction::In, m.as_bytes());
+                }
+                tracing::warn!(
                 target: "fixd::session",
                 session = %session.name(),
                 ref_seq_num = ?m.get(45).map(|v| String::from_utf8_lossy(v).into_owned()),
                 text = ?m.get(58).map(|v| String::from_utf8_lossy(v).into_owned()),
                 "reject received"
-            ),
+                );
+            }
             _ => {}
         }
         self.inner.on_reject(session, reject);
@@ -156,7 +164,8 @@ impl Application for FixdApp {
     }
 
     fn on_warning(&self, session: &SessionHandle, text: &str) {
-        tracing::warn!(target: "fixd::session", session = %session.name(), "{text}");
+        // The engine already logs its warnings at warn level.
+        tracing::debug!(target: "fixd::session", session = %session.name(), "{text}");
         self.inner.on_warning(session, text);
     }
 
