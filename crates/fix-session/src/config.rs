@@ -116,8 +116,14 @@ pub struct SessionConfig {
     /// Answer a ResendRequest at most this many messages at a time (`None`: the whole range).
     /// Chunking is done by asking the store for at most this many numbers per read.
     pub resend_chunk_size: Option<u64>,
-    /// Optional Logon credential check.
+    /// Optional Logon credential check (acceptors: called with the received `Username <553>` and
+    /// `Password <554>` before the Logon is answered).
     pub credential_check: Option<CredentialCheck>,
+    /// `Username <553>` an initiator sends in its Logon (never sent by an acceptor).
+    pub username: Option<String>,
+    /// `Password <554>` an initiator sends in its Logon (never sent by an acceptor). Not shown by
+    /// `Debug`.
+    pub password: Option<String>,
     /// Milliseconds in `SendingTime <52>` on FIX 4.2 and later (QuickFIX `MillisecondsInTimeStamp`).
     pub millis_in_timestamp: bool,
 }
@@ -186,6 +192,8 @@ impl SessionConfig {
             max_queued_bytes: 16 << 20,
             resend_chunk_size: None,
             credential_check: None,
+            username: None,
+            password: None,
             millis_in_timestamp: true,
         }
     }
@@ -250,6 +258,12 @@ impl SessionConfig {
         self.credential_check = Some(v);
         self
     }
+    /// Set the `Username <553>` / `Password <554>` an initiator sends in its Logon.
+    pub fn with_credentials(mut self, username: Option<String>, password: Option<String>) -> Self {
+        self.username = username;
+        self.password = password;
+        self
+    }
     /// Set the sub and location IDs (`50`, `142`, `57`, `143`).
     pub fn with_sub_ids(
         mut self,
@@ -291,11 +305,20 @@ impl SessionConfig {
             self.target_sub_id.as_ref(),
             self.target_location_id.as_ref(),
             self.default_appl_ver_id.as_ref(),
+            self.username.as_ref(),
         ];
         for s in all.into_iter().flatten() {
             if s.bytes().any(|b| b == fix_codec::SOH) {
                 return Err(ConfigError::BadValue(s.clone()));
             }
+        }
+        if self
+            .password
+            .as_ref()
+            .is_some_and(|p| p.bytes().any(|b| b == fix_codec::SOH))
+        {
+            // The value itself is a secret: never put it in an error message.
+            return Err(ConfigError::BadValue("<password>".into()));
         }
         Ok(())
     }

@@ -111,4 +111,11 @@ pub trait SessionIo {
     fn reset_store(&mut self);
     /// Something happened.
     fn event(&mut self, event: Event<'_>);
+    /// A complete frame was taken from the input, before it is validated or processed (for
+    /// message logs: every received message, including those the session then rejects or
+    /// ignores, and out-of-order ones once, when they arrive). Must not call back into the
+    /// session. Does nothing by default.
+    fn received(&mut self, frame: &[u8]) {
+        let _ = frame;
+    }
 }

@@ -597,6 +597,7 @@ impl Session {
                 FrameStatus::Complete { len } => {
                     let frame = &buf[off..off + len];
                     off += len;
+                    io.received(frame);
                     if self.process(frame, now, io) {
                         return InputStatus {
                             consumed: off,
@@ -1252,11 +1253,22 @@ impl Session {
         let configured = self.cfg.default_appl_ver_id.clone();
         let appl_ver: Option<&[u8]> = configured.as_deref().map(str::as_bytes).or(peer_appl_ver);
         let fixt = self.version == FixVersion::Fixt11;
+        // Only an initiator presents credentials; taken out for the call (no copy) and put back.
+        let (user, pass) = match self.cfg.role {
+            Role::Initiator => (self.cfg.username.take(), self.cfg.password.take()),
+            Role::Acceptor => (None, None),
+        };
         self.send_admin(b"A", now, io, |e| {
             e.field(tags::ENCRYPT_METHOD, b"0")
                 .field_u64(tags::HEART_BT_INT, u64::from(hb));
             if reset {
                 e.field_bool(tags::RESET_SEQ_NUM_FLAG, true);
+            }
+            if let Some(u) = &user {
+                e.field(tags::USERNAME, u.as_bytes());
+            }
+            if let Some(p) = &pass {
+                e.field(tags::PASSWORD, p.as_bytes());
             }
             if let Some(n) = next_expected {
                 e.field_u64(tags::NEXT_EXPECTED_MSG_SEQ_NUM, n);
@@ -1265,6 +1277,10 @@ impl Session {
                 e.field(tags::DEFAULT_APPL_VER_ID, v);
             }
         });
+        if self.cfg.role == Role::Initiator {
+            self.cfg.username = user;
+            self.cfg.password = pass;
+        }
     }
 
     fn send_logon_reply(

@@ -233,6 +233,61 @@ fn credential_check_refuses_with_a_logout() {
 }
 
 #[test]
+fn initiator_sends_username_and_password_in_ascending_tag_order() {
+    for begin in VERSIONS {
+        let c = cfg(begin, Role::Initiator)
+            .with_credentials(Some("alice".into()), Some("s3cret".into()))
+            .with_next_expected_msg_seq_num(true)
+            .with_force_seq_num_reset(ForceSeqNumReset::Always);
+        let mut p = ScriptedPeer::new(Session::new(c, SeqState::default()).unwrap());
+        p.connect();
+        let next = if begin == "FIX.4.2" { "" } else { "789=1|" };
+        p.expect(&expected_logon_reply(
+            begin,
+            &format!("141=Y|553=alice|554=s3cret|{next}"),
+        ));
+        p.send(&logon_body(begin, 1, "141=Y|"), &mut NoApp);
+        assert_eq!(p.state(), SessionState::Established);
+    }
+    // Only the username: the password field is left out.
+    let c = cfg("FIX.4.4", Role::Initiator).with_credentials(Some("bob".into()), None);
+    let mut p = ScriptedPeer::new(Session::new(c, SeqState::default()).unwrap());
+    p.connect();
+    p.expect(&expected_logon_reply("FIX.4.4", "553=bob|"));
+}
+
+#[test]
+fn credentials_survive_a_reconnect_and_are_never_sent_by_an_acceptor() {
+    let c = cfg("FIX.4.4", Role::Initiator).with_credentials(Some("u".into()), Some("p".into()));
+    let mut p = ScriptedPeer::new(Session::new(c, SeqState::default()).unwrap());
+    p.connect();
+    p.expect(&expected_logon_reply("FIX.4.4", "553=u|554=p|"));
+    p.advance(Duration::from_secs(11));
+    assert_eq!(p.state(), SessionState::NonGracefullyTerminated);
+    p.connect();
+    p.expect(&e(
+        "FIX.4.4",
+        "35=A|34=2|49=ISLD|52=*|56=TW|98=0|108=30|553=u|554=p|",
+    ));
+
+    let c = cfg("FIX.4.4", Role::Acceptor)
+        .with_credentials(Some("u".into()), Some("p".into()))
+        .with_credential_check(Arc::new(|_, _| Ok(())));
+    let mut p = acceptor_with(c, SeqState::default());
+    p.send(&logon_body("FIX.4.4", 1, "553=u|554=p|"), &mut NoApp);
+    p.expect(&expected_logon_reply("FIX.4.4", ""));
+}
+
+#[test]
+fn a_password_with_soh_is_refused_without_showing_it() {
+    let c = cfg("FIX.4.4", Role::Initiator).with_credentials(None, Some("a\u{1}b".into()));
+    let e = c.validate().unwrap_err();
+    assert!(!format!("{e}").contains("a\u{1}b"), "{e}");
+    let c = cfg("FIX.4.4", Role::Initiator).with_credentials(Some("a\u{1}b".into()), None);
+    assert!(c.validate().is_err());
+}
+
+#[test]
 fn logon_with_too_high_seq_is_answered_then_a_resend_request_follows() {
     let mut p = acceptor("FIX.4.2");
     p.send(&logon_body("FIX.4.2", 5, ""), &mut NoApp);
