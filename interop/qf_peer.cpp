@@ -84,6 +84,8 @@ struct Options {
   double rate = 0.0;
   long stopAfter = 0;
   long warmup = 0;
+  long answerTwice = 0;
+  long drop = 0;
   long timeoutS = 60;
   long logonTimeoutS = 10;
   long durationS = 5;
@@ -122,7 +124,9 @@ void usage(FILE* out) {
       "acceptor:\n"
       "  --no-reply                 count orders, send no ExecutionReport (throughput far side)\n"
       "  --exit-after-logout        exit once a logged-on session has logged out\n"
-      "  --ready-file FILE          create FILE once the acceptor listens\n",
+      "  --ready-file FILE          create FILE once the acceptor listens\n"
+      "  --answer-twice ID          fault injection: answer ClOrdID ID twice (no PossDup)\n"
+      "  --drop ID                  fault injection: never answer ClOrdID ID\n",
       MAX_WINDOW);
 }
 
@@ -212,6 +216,10 @@ bool parseArgs(int argc, char** argv, Options* o) {
       if (!number(1, MAX_TIMEOUT_S, &o->durationS)) return false;
     } else if (a == "--grace-ms") {
       if (!number(0, 60000, &o->graceMs)) return false;
+    } else if (a == "--answer-twice") {
+      if (!number(1, MAX_ORDERS, &o->answerTwice)) return false;
+    } else if (a == "--drop") {
+      if (!number(1, MAX_ORDERS, &o->drop)) return false;
     } else if (a == "--latency") {
       o->latency = true;
     } else if (a == "--no-reply") {
@@ -746,8 +754,7 @@ class OrderSender : public FIX::Application {
 };
 
 int runInitiator(const Options& o, const FIX::SessionSettings& settings, const sigset_t& sigs) {
-  Clock::time_point start = Clock::now();
-  Clock::time_point deadline = start + std::chrono::seconds(o.timeoutS);
+  Clock::time_point deadline = Clock::now() + std::chrono::seconds(o.timeoutS);
   OrderSender app(o);
   if (!o.state.empty() && !app.loadState()) return EXIT_USAGE;
   if (o.stopAfter > 0 && app.sentCount() >= o.stopAfter) {
@@ -773,7 +780,9 @@ int runInitiator(const Options& o, const FIX::SessionSettings& settings, const s
   initiator->start();
 
   int rc = EXIT_OK;
-  if (!app.waitLogon(std::min(deadline, start + std::chrono::seconds(o.logonTimeoutS)))) {
+  // From here: loading a large dictionary (FIX50SP2.xml takes seconds) is not the peer's delay.
+  Clock::time_point logonBy = Clock::now() + std::chrono::seconds(o.logonTimeoutS);
+  if (!app.waitLogon(std::min(deadline, logonBy))) {
     std::fprintf(stderr, "qf_peer: no Logon within %lds\n", o.logonTimeoutS);
     initiator->stop(true);
     emit(o, app.summary());
@@ -902,8 +911,9 @@ class Executor : public FIX::Application {
         ++nonNumeric_;
       }
     }
-    if (o_.noReply) return;
+    if (o_.noReply || (numeric && id == o_.drop)) return;
     reply(m, sid, n);
+    if (numeric && id == o_.answerTwice && !possDup) reply(m, sid, n);
   }
 
   bool waitLogoutOrStop(Clock::time_point deadline) {

@@ -299,6 +299,25 @@ sc_reset_logon() {
   check_acceptor "$dir/acceptor1.report" reset_logons_received=1 duplicates=0
 }
 
+# The checks can fail: an acceptor that answers one order twice, or drops one, must be caught.
+sc_detects_duplicate() {
+  local ver="$1"
+  acceptor_start "$ver" "$dir" N --answer-twice 7 || return 1
+  local rc=0
+  initiator_run "$ver" "$dir" initiator N --orders 20 --grace-ms 100 || rc=$?
+  [ "$rc" = 1 ] || echo "initiator rc=$rc, want 1" >>"$dir/why"
+  check "$dir/initiator.report" orders_sent=20 reports_received=20 duplicates=1 missing=0
+}
+
+sc_detects_missing() {
+  local ver="$1"
+  acceptor_start "$ver" "$dir" N --drop 7 || return 1
+  local rc=0
+  initiator_run "$ver" "$dir" initiator N --orders 20 --window 4 --timeout 3 || rc=$?
+  [ "$rc" = 3 ] || echo "initiator rc=$rc, want 3 (timeout)" >>"$dir/why"
+  check "$dir/initiator.report" orders_sent=20 reports_received=19 duplicates=0 missing=1
+}
+
 # ---- benchmarks -------------------------------------------------------------------------------
 
 bench() {
@@ -356,6 +375,10 @@ case "$cmd" in
       run_scenario initiator-sigterm-resume-fix44 sc_initiator_sigterm_resume fix44
       run_scenario acceptor-restart-fix44 sc_acceptor_restart fix44
       run_scenario reset-logon-fix44 sc_reset_logon fix44
+      if [ "$ACCEPTOR" = qf ]; then
+        run_scenario detects-duplicate-fix44 sc_detects_duplicate fix44
+        run_scenario detects-missing-fix44 sc_detects_missing fix44
+      fi
     fi
     ;;
 esac
