@@ -203,11 +203,26 @@ impl<'a, 'i> Loader<'a, 'i> {
         groups.sort_unstable();
         let mut required = b.required;
         required.sort_unstable();
+        let plain: Vec<u64> = members.iter().zip(&counts).map(|(m, c)| m & !c).collect();
+        let mut req_bits = vec![0u64; self.words];
+        for &t in &required {
+            if let Some(i) = index(t) {
+                req_bits[i >> 6] |= 1u64 << (i & 63);
+            }
+        }
+        let required_masks: Vec<(u32, u64)> = req_bits
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| **m != 0)
+            .map(|(w, &m)| (w as u32, m))
+            .collect();
         Layout {
             members: members.into_boxed_slice(),
             counts: counts.into_boxed_slice(),
             groups: groups.into_boxed_slice(),
             required: required.into_boxed_slice(),
+            plain: plain.into_boxed_slice(),
+            required_masks: required_masks.into_boxed_slice(),
         }
     }
 }
@@ -400,9 +415,11 @@ pub(super) fn load(xml: &str) -> Result<Dictionary, DictError> {
         return Err(invalid("message type defined multiple times"));
     }
 
+    let fast = super::fast::build_table(&fields, &loader.tag_index, &header, &trailer);
     Ok(Dictionary {
         version,
         transport,
+        fast,
         tag_index: loader.tag_index.into_boxed_slice(),
         fields,
         names: loader.names,

@@ -31,6 +31,7 @@
 //! Validation never allocates: per-call scratch (bitsets of seen fields) lives on the stack.
 
 mod canonical;
+mod fast;
 mod format;
 mod load;
 mod validate;
@@ -121,9 +122,14 @@ impl EnumSet {
     #[inline]
     pub(crate) fn contains(&self, v: &[u8]) -> bool {
         match v {
-            [b] => self.single[usize::from(*b >> 6)] & (1u64 << (b & 63)) != 0,
+            [b] => self.contains_byte(*b),
             _ => self.multi.binary_search_by(|e| (**e).cmp(v)).is_ok(),
         }
+    }
+
+    #[inline(always)]
+    pub(crate) fn contains_byte(&self, b: u8) -> bool {
+        self.single[usize::from(b >> 6)] & (1u64 << (b & 63)) != 0
     }
 }
 
@@ -145,6 +151,11 @@ pub(crate) struct Layout {
     pub(crate) groups: Box<[(u32, u32)]>,
     /// Required tags, ascending.
     pub(crate) required: Box<[u32]>,
+    /// `members` without the group count fields: the fields the fast path accepts as they come.
+    pub(crate) plain: Box<[u64]>,
+    /// The required fields as (word, mask) pairs over field indices, so that "all present" is a
+    /// few and-nots instead of a lookup per tag.
+    pub(crate) required_masks: Box<[(u32, u64)]>,
 }
 
 #[inline]
@@ -222,6 +233,8 @@ pub struct Dictionary {
     pub(crate) groups: Vec<GroupDef>,
     /// `u64` words in a bitset over field indices.
     pub(crate) words: usize,
+    /// Tag -> what the fast path needs to know about the field, in four bytes.
+    pub(crate) fast: Box<[fast::FastEntry]>,
 }
 
 /// Pack a short MsgType into an integer key (length in the top byte).

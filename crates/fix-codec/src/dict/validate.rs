@@ -330,17 +330,60 @@ impl Validator {
 
     /// Validate a complete frame (`8=...10=xxx SOH`, as returned by the framer). Never allocates.
     ///
+    /// Verifies `BodyLength <9>` and `CheckSum <10>` again when
+    /// [`ValidationOptions::validate_length_and_checksum`] is set (the default); a frame that
+    /// [`crate::Framer::next_frame`] reported complete has passed exactly these checks already, so
+    /// the receive path should call [`Validator::validate_framed`] instead.
+    ///
     /// See the [module documentation](super) for the checks and their precedence.
     pub fn validate(&self, msg: &[u8]) -> Result<(), ValidationError> {
+        if self.options.validate_length_and_checksum && !length_and_checksum_ok(msg) {
+            return Err(ValidationError::GARBLED);
+        }
+        self.validate_fields(msg)
+    }
+
+    /// Validate a frame that [`crate::Framer::next_frame`] reported
+    /// [`Complete`](crate::FrameStatus::Complete): the same verdict as [`Validator::validate`], but
+    /// `BodyLength <9>` and `CheckSum <10>` are not verified a second time, whatever
+    /// [`ValidationOptions::validate_length_and_checksum`] says (the framer verified them, by the
+    /// same rule). The receive hot path. Never allocates.
+    ///
+    /// Passing bytes that did not come from the framer is not unsafe, only unchecked: a wrong
+    /// BodyLength or CheckSum then goes unnoticed.
+    #[inline]
+    pub fn validate_framed(&self, frame: &[u8]) -> Result<(), ValidationError> {
+        self.validate_fields(frame)
+    }
+
+    /// The verdict of [`Validator::validate`], always computed by the general algorithm (the one
+    /// that ranks every problem), without the fast path that proves most valid messages valid in
+    /// one cheap pass. Slower; for differential tests and for measuring the fast path.
+    pub fn validate_reference(&self, msg: &[u8]) -> Result<(), ValidationError> {
+        if self.options.validate_length_and_checksum && !length_and_checksum_ok(msg) {
+            return Err(ValidationError::GARBLED);
+        }
+        self.general(msg)
+    }
+
+    #[inline]
+    fn validate_fields(&self, msg: &[u8]) -> Result<(), ValidationError> {
+        if super::fast::proves_valid(&self.transport, &self.app, msg) {
+            return Ok(());
+        }
+        self.general(msg)
+    }
+
+    /// The general algorithm: every check, QuickFIX's precedence. Reached only for messages the
+    /// fast path could not prove valid (invalid ones, repeating groups, unusual layouts).
+    #[inline(never)]
+    fn general(&self, msg: &[u8]) -> Result<(), ValidationError> {
         let hw = self.transport.words;
         let bw = self.transport.words.max(self.app.words);
         with_bits(hw, |h| with_bits(bw, |b| self.run(msg, h, b)))
     }
 
     fn run(&self, msg: &[u8], hbits: &mut [u64], bbits: &mut [u64]) -> Result<(), ValidationError> {
-        if self.options.validate_length_and_checksum && !length_and_checksum_ok(msg) {
-            return Err(ValidationError::GARBLED);
-        }
         let mut r = Run {
             opts: self.options,
             td: &self.transport,

@@ -1,0 +1,333 @@
+//! The fast path of validation: one pass over the frame that either proves the message valid or
+//! gives up, in which case the general algorithm (`validate.rs`) runs and finds the exact error.
+//!
+//! Why two algorithms: the general one must rank every problem by QuickFIX's precedence, track
+//! repeating groups entry by entry and tolerate malformed tags; almost every message on a healthy
+//! session has none of that. The fast path answers only "valid, for certain" and never produces
+//! an error itself, so it cannot change a verdict: it accepts a message only when every field
+//! passes every check the general algorithm applies (defined, allowed where it is, not repeated,
+//! in order, non-empty, well-formed, an allowed value; every required field present), and gives
+//! up on everything it does not handle (repeating groups, malformed tags, any doubt).
+//! `tests/dict_fast_path.rs` compares both on mutated messages.
+
+use super::format::{format_ok, is_int, value_ok};
+use super::{Dictionary, FieldDef, FieldType, Layout, bit};
+use crate::field::{data_tag_for_length, is_decimal, quick_field};
+
+/// The field is defined in the dictionary.
+const DEFINED: u8 = 1;
+/// A header field of the dictionary.
+const HEADER: u8 = 2;
+/// A trailer field of the dictionary.
+const TRAILER: u8 = 4;
+/// The count field of a repeating group in the header or trailer.
+const ENVELOPE_GROUP: u8 = 8;
+/// The field has enumerated values.
+const ENUM: u8 = 16;
+/// The field's type has a format to check.
+const FORMAT: u8 = 32;
+/// A length tag announcing a data field (whatever the dictionary says: the scanner's rule).
+const DATA_LENGTH: u8 = 64;
+
+/// Tags beyond this are left to the general algorithm, which bounds the table at 256 KiB.
+const MAX_FAST_TAG: u32 = u16::MAX as u32;
+/// The table always covers the data length tags (the largest is 1402), so that the fast scan
+/// honours them even when a transport dictionary is small.
+const MIN_TABLE_LEN: usize = 1403;
+
+/// What the fast path needs to know about one tag, in four bytes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FastEntry {
+    idx: u16,
+    ftype: FieldType,
+    flags: u8,
+}
+
+const UNDEFINED: FastEntry = FastEntry {
+    idx: 0,
+    ftype: FieldType::Unknown,
+    flags: 0,
+};
+
+fn has_format(t: FieldType) -> bool {
+    !matches!(
+        t,
+        FieldType::String
+            | FieldType::Data
+            | FieldType::Code
+            | FieldType::MultipleValue
+            | FieldType::Unknown
+    )
+}
+
+/// Build the tag -> entry table of a dictionary (at load time).
+pub(crate) fn build_table(
+    fields: &[FieldDef],
+    tag_index: &[u16],
+    header: &Layout,
+    trailer: &Layout,
+) -> Box<[FastEntry]> {
+    let len = tag_index
+        .len()
+        .max(MIN_TABLE_LEN)
+        .min(MAX_FAST_TAG as usize + 1);
+    let mut table = vec![UNDEFINED; len];
+    for (tag, e) in table.iter_mut().enumerate() {
+        let tag = tag as u32;
+        if data_tag_for_length(tag).is_some() {
+            e.flags |= DATA_LENGTH;
+        }
+        let Some(&slot) = tag_index.get(tag as usize) else {
+            continue;
+        };
+        if slot == 0 {
+            continue;
+        }
+        let i = u32::from(slot) - 1;
+        let def = &fields[i as usize];
+        e.idx = slot - 1;
+        e.ftype = def.ftype;
+        e.flags |= DEFINED;
+        if header.is_member(i) {
+            e.flags |= HEADER;
+        }
+        if trailer.is_member(i) {
+            e.flags |= TRAILER;
+        }
+        if bit(&header.counts, i) || bit(&trailer.counts, i) {
+            e.flags |= ENVELOPE_GROUP;
+        }
+        if def.enums.is_some() {
+            e.flags |= ENUM;
+        }
+        if has_format(def.ftype) {
+            e.flags |= FORMAT;
+        }
+    }
+    table.into_boxed_slice()
+}
+
+impl Dictionary {
+    #[inline(always)]
+    fn entry(&self, tag: u32) -> FastEntry {
+        match self.fast.get(tag as usize) {
+            Some(e) => *e,
+            None => UNDEFINED,
+        }
+    }
+}
+
+/// Set bit `idx`; false if it was already set (a repeated field) or out of range.
+#[inline(always)]
+fn first_time(bits: &mut [u64], idx: u16) -> bool {
+    let Some(w) = bits.get_mut(usize::from(idx >> 6)) else {
+        return false;
+    };
+    let m = 1u64 << (idx & 63);
+    let fresh = *w & m == 0;
+    *w |= m;
+    fresh
+}
+
+#[inline(always)]
+fn value_passes(d: &Dictionary, e: FastEntry, v: &[u8]) -> bool {
+    if e.flags & FORMAT != 0 {
+        // The busiest types inline; the rest through the shared dispatch.
+        let ok = match e.ftype {
+            FieldType::Char => v.len() == 1,
+            FieldType::Int | FieldType::SeqNum | FieldType::Length | FieldType::NumInGroup => {
+                is_int(v)
+            }
+            FieldType::Float => is_decimal(v),
+            t => format_ok(t, v),
+        };
+        if !ok {
+            return false;
+        }
+    }
+    if e.flags & ENUM == 0 {
+        return true;
+    }
+    let def = &d.fields[usize::from(e.idx)];
+    match (v, def.enums.as_deref()) {
+        // One-byte values (Side, OrdType, MsgType...) are a bitmap test.
+        ([b], Some(set)) if def.ftype != FieldType::MultipleValue => set.contains_byte(*b),
+        _ => value_ok(def, v),
+    }
+}
+
+#[inline(always)]
+fn all_present(masks: &[(u32, u64)], seen: &[u64]) -> bool {
+    masks
+        .iter()
+        .all(|&(w, m)| seen.get(w as usize).is_some_and(|s| s & m == m))
+}
+
+/// The dictionary and layout of the body of `msg_type`, as the general algorithm resolves them.
+#[inline]
+fn resolve<'d>(
+    td: &'d Dictionary,
+    ad: &'d Dictionary,
+    msg_type: &[u8],
+) -> Option<(&'d Dictionary, &'d Layout)> {
+    let bd = if td.transport && td.is_admin_msg_type(msg_type) {
+        td
+    } else {
+        ad
+    };
+    bd.msg(msg_type).map(|m| (bd, &m.body))
+}
+
+/// Whether `msg` is valid for certain; false means "not proven": run the general algorithm.
+/// Does not check BodyLength or CheckSum.
+#[inline]
+pub(crate) fn proves_valid(td: &Dictionary, ad: &Dictionary, msg: &[u8]) -> bool {
+    // Stack scratch sized by the dictionary, zeroed per call: 256 bytes for FIX.4.4.
+    match td.words.max(ad.words) {
+        0..=16 => run::<16>(td, ad, msg),
+        17..=32 => run::<32>(td, ad, msg),
+        33..=128 => run::<128>(td, ad, msg),
+        _ => false,
+    }
+}
+
+#[inline(always)]
+fn run<const W: usize>(td: &Dictionary, ad: &Dictionary, msg: &[u8]) -> bool {
+    let mut hseen = [0u64; W];
+    let mut bseen = [0u64; W];
+    // 0: header, 1: body, 2: trailer.
+    let mut section = 0u8;
+    let mut msg_type: Option<&[u8]> = None;
+    let mut body: Option<(&Dictionary, &Layout)> = None;
+    let mut p = 0usize;
+    // Each turn consumes at least three bytes: bounded by the message length.
+    while p < msg.len() {
+        let Some((tag, vs, ve)) = quick_field(msg, p) else {
+            return false;
+        };
+        let v = &msg[vs..ve];
+        p = ve + 1;
+        let e = td.entry(tag);
+        // Data fields (read by length) are the general algorithm's business.
+        if v.is_empty() || e.flags & DATA_LENGTH != 0 {
+            return false;
+        }
+        if e.flags & (HEADER | TRAILER) != 0 {
+            if e.flags & ENVELOPE_GROUP != 0 {
+                return false;
+            }
+            if e.flags & HEADER != 0 {
+                if section != 0 {
+                    return false;
+                }
+                if tag == 35 {
+                    msg_type = Some(v);
+                }
+            } else {
+                section = 2;
+            }
+            if !first_time(&mut hseen, e.idx) || !value_passes(td, e, v) {
+                return false;
+            }
+        } else {
+            if section == 2 {
+                return false;
+            }
+            section = 1;
+            let (bd, layout) = match body {
+                Some(b) => b,
+                None => {
+                    let Some(b) = msg_type.and_then(|mt| resolve(td, ad, mt)) else {
+                        return false;
+                    };
+                    body = Some(b);
+                    b
+                }
+            };
+            let be = if std::ptr::eq(bd, td) {
+                e
+            } else {
+                bd.entry(tag)
+            };
+            if be.flags & DEFINED == 0
+                || !bit(&layout.plain, u32::from(be.idx))
+                || !first_time(&mut bseen, be.idx)
+                || !value_passes(bd, be, v)
+            {
+                return false;
+            }
+        }
+    }
+    let layout = match body {
+        Some((_, l)) => l,
+        None => match msg_type.and_then(|mt| resolve(td, ad, mt)) {
+            Some((_, l)) => l,
+            None => return false,
+        },
+    };
+    all_present(&td.header.required_masks, &hseen) && all_present(&layout.required_masks, &bseen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fix44() -> Dictionary {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../spec/FIX44.xml");
+        Dictionary::from_file(std::path::Path::new(path)).expect("FIX44.xml loads")
+    }
+
+    fn frame(body: &str) -> Vec<u8> {
+        let body = body.replace('|', "\x01");
+        let mut m = format!("8=FIX.4.4\x019={}\x01{body}", body.len()).into_bytes();
+        let sum = crate::checksum(&m);
+        m.extend_from_slice(format!("10={sum:03}\x01").as_bytes());
+        m
+    }
+
+    const NOS: &str = "35=D|34=1234|49=CLIENT01|52=20261123-10:15:30.123|56=BROKER01|\
+        11=ORD-000000001|1=ACCT-7|21=1|38=100|40=2|44=101.25|54=1|55=MSFT|59=0|\
+        60=20261123-10:15:30.120|";
+
+    /// The point of the fast path: ordinary valid messages must not fall through to the general
+    /// algorithm (the verdict would be the same, only slower, so nothing else would notice).
+    #[test]
+    fn ordinary_valid_messages_are_proven_valid() {
+        let d = fix44();
+        for body in [
+            NOS,
+            "35=0|34=2|49=A|52=20261123-10:15:30|56=B|",
+            "35=A|34=1|49=A|52=20261123-10:15:30.123|56=B|98=0|108=30|141=Y|",
+            "35=8|34=9|49=B|52=20261123-10:15:30.123|56=A|6=101.25|11=ORD-1|14=100|17=E-1|\
+             31=101.25|32=100|37=O-1|38=100|39=2|54=1|55=MSFT|150=F|151=0|",
+        ] {
+            let m = frame(body);
+            assert!(proves_valid(&d, &d, &m), "{body}");
+        }
+    }
+
+    #[test]
+    fn what_the_fast_path_leaves_to_the_general_algorithm() {
+        let d = fix44();
+        for body in [
+            // Invalid: enumeration, format, missing field, repeated, undefined, out of order.
+            &NOS.replace("40=2|", "40=Z|"),
+            &NOS.replace("38=100|", "38=1x|"),
+            &NOS.replace("11=ORD-000000001|", ""),
+            &NOS.replace("59=0|", "59=0|59=0|"),
+            &format!("{NOS}9999=x|"),
+            &NOS.replace("34=1234|", "")
+                .replace("59=0|", "59=0|34=1234|"),
+            &NOS.replace("1=ACCT-7|", "1=|"),
+            // Valid, but outside the fast path: a repeating group, a data field, a header group.
+            &format!("{NOS}453=1|448=P|447=D|452=1|"),
+            "35=A|34=1|49=A|52=20261123-10:15:30|56=B|95=3|96=a\x01b|98=0|108=30|",
+            "35=0|34=2|49=A|52=20261123-10:15:30|56=B|627=1|628=H|",
+            // An unknown message type.
+            "35=ZZ|34=2|49=A|52=20261123-10:15:30|56=B|",
+        ] {
+            let m = frame(body);
+            assert!(!proves_valid(&d, &d, &m), "{body}");
+        }
+    }
+}
