@@ -121,6 +121,9 @@ impl FieldFormats {
 pub struct Mismatch {
     /// What differs (boxed: keeps `Result<(), Mismatch>` small).
     pub kind: Box<MismatchKind>,
+    /// When the first difference is `BodyLength <9>`, the first difference after it: a different
+    /// length only says that something else differs, this says what.
+    pub then: Option<Box<MismatchKind>>,
     /// The expected message (transformed `E` line), SOH shown as `|`.
     pub expected: String,
     /// The received message, SOH shown as `|`.
@@ -224,11 +227,11 @@ impl fmt::Display for MismatchKind {
 
 impl fmt::Display for Mismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}; expected `{}`, got `{}`",
-            self.kind, self.expected, self.actual
-        )
+        write!(f, "{}", self.kind)?;
+        if let Some(then) = &self.then {
+            write!(f, "; then {then}")?;
+        }
+        write!(f, "; expected `{}`, got `{}`", self.expected, self.actual)
     }
 }
 
@@ -249,10 +252,14 @@ fn tag_value(field: &[u8]) -> (&[u8], Option<&[u8]>) {
 
 /// Compare a received message with the expected (already transformed) one.
 pub fn compare(expected: &[u8], actual: &[u8], formats: &FieldFormats) -> Result<(), Mismatch> {
-    let kind = first_difference(expected, actual, formats);
+    let kind = first_difference(expected, actual, formats, false);
     match kind {
         None => Ok(()),
         Some(kind) => Err(Mismatch {
+            then: matches!(&kind, MismatchKind::Value { tag, .. } if tag == "9")
+                .then(|| first_difference(expected, actual, formats, true))
+                .flatten()
+                .map(Box::new),
             kind: Box::new(kind),
             expected: printable(expected, SHOW_MESSAGE),
             actual: printable(actual, SHOW_MESSAGE),
@@ -260,10 +267,12 @@ pub fn compare(expected: &[u8], actual: &[u8], formats: &FieldFormats) -> Result
     }
 }
 
+/// The first difference; with `skip_body_length`, a different `BodyLength <9>` value is passed over.
 fn first_difference(
     expected: &[u8],
     actual: &[u8],
     formats: &FieldFormats,
+    skip_body_length: bool,
 ) -> Option<MismatchKind> {
     let show = |b: &[u8]| printable(b, SHOW_VALUE);
     let mut exp = split_fields(expected);
@@ -303,6 +312,7 @@ fn first_difference(
                 }
             }
             _ if ev == av => {}
+            _ if skip_body_length && et == b"9" => {}
             _ => {
                 return Some(MismatchKind::Value {
                     index,
@@ -386,6 +396,33 @@ mod tests {
                 .kind,
             MismatchKind::Value { index: 2, .. }
         ));
+    }
+
+    #[test]
+    fn body_length_difference_names_what_follows() {
+        // The engine left out PossResend <97>: BodyLength differs first, the missing tag is next.
+        let e = cmp(
+            "8=FIX.4.2|9=20|35=D|97=Y|11=id|10=0|",
+            "8=FIX.4.2|9=15|35=D|11=id|10=000|",
+        )
+        .unwrap_err();
+        assert!(matches!(*e.kind, MismatchKind::Value { index: 2, .. }));
+        assert_eq!(
+            e.then.as_deref(),
+            Some(&MismatchKind::Tag {
+                index: 4,
+                expected: "97".into(),
+                actual: "11".into()
+            })
+        );
+        assert!(
+            e.to_string().starts_with(
+                "field 2 (tag 9): expected `20`, got `15`; then field 4: expected tag 97, got tag 11; expected `8=FIX"
+            ),
+            "{e}"
+        );
+        // Other first differences carry no `then`.
+        assert!(cmp("35=D|11=a|", "35=D|11=b|").unwrap_err().then.is_none());
     }
 
     #[test]
