@@ -20,7 +20,7 @@ use crate::status;
 /// The embedded configuration.
 pub const DEMO_CONFIG: &str = include_str!("demo.properties");
 /// Orders sent when `--orders` is not given.
-pub const DEFAULT_ORDERS: u64 = 5_000;
+pub const DEFAULT_ORDERS: u64 = 10_000;
 /// Most orders one run accepts (bounds the run time).
 pub const MAX_ORDERS: u64 = 10_000_000;
 /// How long one order may wait for its execution report before the demo fails.
