@@ -67,6 +67,24 @@ pub enum ConnectionEvent<'a> {
         /// Why, for logs.
         reason: &'a str,
     },
+    /// The reconnection loop scheduled a connection attempt (state `RECONNECT`, or
+    /// `SWITCH_CONNECTION` when it moves to another endpoint); it starts after `delay`.
+    Reconnecting {
+        /// Endpoint index: 0 is the primary, 1.. the backups.
+        endpoint: usize,
+        /// Where it will connect.
+        addr: SocketAddr,
+        /// Attempts in this outage, this one included.
+        attempt: u32,
+        /// Pause before the attempt (the endpoint's `ReconnectInterval`).
+        delay: std::time::Duration,
+    },
+    /// The reconnection loop gave up (tries spent on every endpoint it may use, or
+    /// `MaxConnectAttempts` reached): the session ends `NON_GRACEFULLY_TERMINATED`.
+    GaveUp {
+        /// Attempts made in this outage.
+        attempts: u32,
+    },
 }
 
 /// The Logon of a counterparty that matches no session (see

@@ -40,6 +40,11 @@ pub(crate) struct SessionShared {
     pub unregistered: bool,
     /// Name of the thread that created the session and opened its store.
     pub created_on: String,
+    /// Set by the I/O thread while a reconnection loop runs: the terminated state of a failed
+    /// attempt is not published (waiters would take it for the end), only the loop's outcome.
+    pub hold_terminal: AtomicBool,
+    /// Endpoint of the current or last connection (0 = primary), written by the I/O thread.
+    pub endpoint: AtomicUsize,
     state_lock: Mutex<()>,
     state_cv: Condvar,
     pool_tx: Sender<Vec<u8>>,
@@ -80,6 +85,8 @@ impl SessionShared {
             dropped_sends: AtomicU64::new(0),
             unregistered: false,
             created_on: std::thread::current().name().unwrap_or("").to_owned(),
+            hold_terminal: AtomicBool::new(false),
+            endpoint: AtomicUsize::new(0),
             state_lock: Mutex::new(()),
             state_cv: Condvar::new(),
             pool_tx,
@@ -200,6 +207,11 @@ impl SessionHandle {
     /// unregistered acceptors; the caller's thread for [`crate::Engine::create_session`]).
     pub fn created_on(&self) -> &str {
         &self.shared.created_on
+    }
+    /// Initiators: the endpoint of the current (or last) connection attempt: 0 is the primary,
+    /// 1.. the backups in configuration order (see `docs/CONFIG.md`, backup endpoints).
+    pub fn endpoint(&self) -> usize {
+        self.shared.endpoint.load(Ordering::Acquire)
     }
     /// Whether the session was created for an unregistered counterparty.
     pub fn is_unregistered(&self) -> bool {

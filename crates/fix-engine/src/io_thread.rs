@@ -42,6 +42,8 @@ const PRE_LOGON_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most connections per I/O thread.
 pub const MAX_CONNECTIONS_PER_THREAD: usize = 65_536;
 
+mod reconnect;
+
 const WAKER: Token = Token(usize::MAX);
 const LISTENER_BASE: usize = 1 << 40;
 
@@ -216,12 +218,15 @@ struct Slot {
     stats: SessionStats,
     endpoints: Vec<SocketAddr>,
     endpoint: usize,
+    /// Initiators: the reconnection / backup loop (`reconnect.rs`).
+    reconnect: Option<Box<reconnect::Reconnect>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum TimerKey {
     Session { slot: usize, id: u64 },
     Conn { token: usize, generation: u64 },
+    Reconnect { slot: usize, id: u64 },
 }
 
 /// Runs an I/O thread until a `Shutdown` command.
@@ -384,6 +389,7 @@ impl IoThread {
             Command::Send { id, msg } => self.send(id, msg),
             Command::Disconnect { id, reason } => {
                 if let Some(s) = self.slot_of(id) {
+                    self.loop_stop(s);
                     let now = self.now();
                     self.call(s, |sess, io| {
                         let _ = sess.disconnect(&reason, now, io);
@@ -397,7 +403,7 @@ impl IoThread {
                 phase,
             } => {
                 if let Some(s) = self.slot_of(id) {
-                    self.start_connect(s, endpoint, phase);
+                    self.loop_start(s, endpoint, phase);
                 }
             }
             Command::Reset { id } => {
@@ -448,6 +454,7 @@ impl IoThread {
 
     fn add_session(&mut self, ns: NewSession) {
         let id = ns.handle.shared.id;
+        let reconnect = reconnect::Reconnect::for_session(&ns.handle, &ns.session);
         let slot = Slot {
             id,
             session: ns.session,
@@ -460,6 +467,7 @@ impl IoThread {
             stats: SessionStats::new(),
             endpoints: ns.endpoints,
             endpoint: 0,
+            reconnect,
         };
         let role = slot.handle.role();
         slot.handle.shared.publish_state(slot.session.state());
@@ -479,7 +487,7 @@ impl IoThread {
                 self.attach_acceptor(s, token);
             }
         } else if role == crate::config::Role::Initiator {
-            self.start_connect(s, Some(0), ConnectPhase::Initial);
+            self.loop_start(s, Some(0), ConnectPhase::Initial);
         }
     }
 
@@ -517,6 +525,7 @@ impl IoThread {
 
     fn disconnect_now(&mut self, id: u64) {
         let Some(s) = self.slot_of(id) else { return };
+        self.loop_stop(s);
         // A connect in progress is not a transport the session knows about: drop it here.
         if let Some(slot) = self.slots[s].as_mut()
             && let Some(token) = slot.conn
@@ -630,6 +639,7 @@ impl IoThread {
                 self.remove_conn(token);
             }
             self.lost(s, why, now);
+            self.loop_after_call(s, &outcome);
             return;
         } else if let Some(token) = token
             && let Some(c) = self.conns[token].as_mut()
@@ -643,6 +653,7 @@ impl IoThread {
                     .reregister(&mut c.out.stream, Token(token), interest(true));
         }
         self.arm(s);
+        self.loop_after_call(s, &outcome);
     }
 
     /// Sends what callbacks queued, in order.
@@ -793,6 +804,10 @@ impl IoThread {
                     }
                     worked = true;
                     self.conn_timeout(token);
+                }
+                TimerKey::Reconnect { slot, id } => {
+                    worked = true;
+                    self.loop_due(slot, id, t);
                 }
             }
         }
@@ -1356,7 +1371,9 @@ impl IoThread {
             tracing::warn!(session = %slot.handle.name(), "connect ignored: no endpoint");
             return;
         };
-        let logon_timeout = slot.handle.settings().primary.logon_timeout;
+        let j = slot.endpoint;
+        slot.handle.shared.endpoint.store(j, Ordering::Release);
+        let logon_timeout = self.endpoint_logon_timeout(s, j);
         match phase {
             ConnectPhase::Reconnect => {
                 self.call(s, |sess, io| sess.reconnecting(io));

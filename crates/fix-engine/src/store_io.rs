@@ -3,6 +3,7 @@
 
 use std::io::{ErrorKind, Write};
 use std::net::Shutdown;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use fix_session::{Event, SessionIo, SessionState};
@@ -117,6 +118,8 @@ pub(crate) struct Outcome {
     pub app_messages: u32,
     /// The state changed.
     pub state_changed: bool,
+    /// The counterparty sent a Logout (a rejected Logon, or a graceful logout).
+    pub logout_received: bool,
 }
 
 /// The [`SessionIo`] for one call into a session.
@@ -201,7 +204,10 @@ impl SessionIo for IoCtx<'_> {
                         .store
                         .set_correctly_terminated(to == SessionState::CorrectlyTerminated);
                 }
-                h.shared.publish_state(to);
+                // A reconnection loop publishes the end itself, once it stops trying.
+                if !(to.is_terminated() && h.shared.hold_terminal.load(Ordering::Relaxed)) {
+                    h.shared.publish_state(to);
+                }
                 self.app.on_state_change(h, from, to);
             }
             Event::LoggedOn { reset } => {
@@ -209,6 +215,7 @@ impl SessionIo for IoCtx<'_> {
                 self.app.on_logon(h, reset);
             }
             Event::LoggedOut { text } => {
+                self.outcome.logout_received = true;
                 tracing::info!(session = %h.name(), text = %String::from_utf8_lossy(text), "logout received");
                 self.app.on_logout(h, text);
             }

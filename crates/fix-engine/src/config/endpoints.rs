@@ -90,11 +90,26 @@ impl EndpointSelector {
         self.attempts
     }
 
-    /// The session starts: connect to the primary at once.
+    /// The session starts: connect to the primary at once. If that first attempt fails, the
+    /// primary gets its retries ([`super::EndpointSettings::tries_before_switch`]) as after a
+    /// loss, then the switching rules apply.
     pub fn start(&mut self) -> Attempt {
-        self.attempts = 0;
-        self.tried = 0;
-        self.arrive(0, Duration::ZERO)
+        self.start_at(0)
+    }
+
+    /// Like [`EndpointSelector::start`], on endpoint `j` (an explicit connect to a backup);
+    /// an index out of range means the primary.
+    pub fn start_at(&mut self, j: usize) -> Attempt {
+        let j = if j < self.eps.len() { j } else { 0 };
+        self.current = j;
+        self.tried = bit(j);
+        self.budget = self.eps.get(j).map_or(Tries::Limited(0), |e| e.tries);
+        self.used = 0;
+        self.attempts = 1;
+        Attempt {
+            endpoint: j,
+            delay: Duration::ZERO,
+        }
     }
 
     /// The Logon exchange on the current endpoint completed: the outage (if any) is over.
@@ -110,7 +125,10 @@ impl EndpointSelector {
         self.used = 0;
         self.tried = bit(self.current);
         // Retries on the endpoint just lost are its own budget, which may be zero.
-        self.budget = self.eps[self.current].tries;
+        self.budget = self
+            .eps
+            .get(self.current)
+            .map_or(Tries::Limited(0), |e| e.tries);
         self.advance()
     }
 
@@ -123,7 +141,9 @@ impl EndpointSelector {
         if self.max_attempts.exhausted(self.attempts) {
             return Next::GiveUp;
         }
-        let ep = self.eps[self.current];
+        let Some(&ep) = self.eps.get(self.current) else {
+            return Next::GiveUp;
+        };
         if !self.budget.exhausted(self.used) {
             self.used += 1;
             self.attempts += 1;
