@@ -7,12 +7,15 @@
 //! * [`app`]: the application `fixd` gives each session: the built-in application the
 //!   configuration chose (`none`, `echo`, `executor`), wrapped to log messages and engine events.
 //! * [`run`]: `fixd run`: the engine until SIGINT/SIGTERM, periodic status lines, graceful logout.
+//! * [`admin`]: the admin socket `fixd run` answers with the status of its sessions, and the
+//!   `fixd status` client.
 //! * [`status`]: the status line of a session (state, sequence numbers, latency percentiles).
 //! * [`demo`]: `fixd demo`: an acceptor and an initiator in one process exchanging orders and
 //!   execution reports, with round-trip latency percentiles.
 //!
 //! `docs/FIXD.md` describes the commands.
 
+pub mod admin;
 pub mod app;
 pub mod demo;
 pub mod msglog;

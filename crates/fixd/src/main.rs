@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use fixd::run::RunOptions;
+use fixd::run::{AdminSocketOption, RunOptions};
 use fixd::signals::TermSignals;
 use fixd::{CommandError, EXIT_FAILURE};
 use tracing_subscriber::EnvFilter;
@@ -36,6 +36,22 @@ enum Command {
         /// Seconds between status lines (sessions, states, sequence numbers, latency); 0 = off.
         #[arg(long, value_name = "SECS", default_value_t = 30)]
         status_interval: u64,
+        /// Unix socket answering `fixd status` (default: fixd.sock in the engine-wide
+        /// StorageDirectory; `off` for none).
+        #[arg(long, value_name = "PATH")]
+        admin_socket: Option<PathBuf>,
+    },
+    /// Prints the live sessions of a running `fixd run`: states, sequence numbers, latency.
+    Status {
+        /// The admin socket (default: the one `--config` implies, else store/fixd.sock).
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
+        /// The configuration `fixd run` was started with, to find its admin socket.
+        #[arg(long, short = 'c', value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The overrides `fixd run` was started with (only StorageDirectory matters).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
     },
     /// Validates a configuration (keys, values, dictionaries) and prints the resolved sessions.
     CheckConfig {
@@ -74,6 +90,7 @@ fn main() -> ExitCode {
             config,
             sets,
             status_interval,
+            admin_socket,
         } => {
             // Before any thread exists, so every thread inherits the blocked mask.
             match TermSignals::block() {
@@ -84,11 +101,27 @@ fn main() -> ExitCode {
                         sets,
                         status_interval: (status_interval > 0)
                             .then(|| Duration::from_secs(status_interval)),
+                        admin_socket: match admin_socket {
+                            None => AdminSocketOption::Default,
+                            Some(p) if p.as_os_str() == "off" => AdminSocketOption::Off,
+                            Some(p) => AdminSocketOption::Path(p),
+                        },
                     };
                     fixd::run::run(&opts, &signals)
                 }
                 Err(e) => Err(CommandError::failure(format!("cannot block signals: {e}"))),
             }
+        }
+        Command::Status {
+            socket,
+            config,
+            sets,
+        } => {
+            fixd::run::status_socket(socket.as_deref(), config.as_deref(), &sets).and_then(|path| {
+                fixd::admin::query(&path)
+                    .map(|text| print!("{text}"))
+                    .map_err(CommandError::failure)
+            })
         }
         Command::CheckConfig { config, sets } => {
             init_tracing("warn");

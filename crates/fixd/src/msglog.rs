@@ -83,6 +83,30 @@ impl std::fmt::Debug for MessageLogs {
     }
 }
 
+/// The message logs' counters, shareable with other threads.
+#[derive(Clone)]
+pub struct LogCounters(Arc<Shared>);
+
+impl std::fmt::Debug for LogCounters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogCounters")
+            .field("dropped", &self.dropped())
+            .finish()
+    }
+}
+
+impl LogCounters {
+    /// Lines dropped because the writer fell behind.
+    pub fn dropped(&self) -> u64 {
+        self.0.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Lines written so far.
+    pub fn written(&self) -> u64 {
+        self.0.written.load(Ordering::Relaxed)
+    }
+}
+
 /// One session's side of the message log: cheap to clone, usable from any thread.
 #[derive(Clone)]
 pub struct SessionLog {
@@ -160,6 +184,11 @@ impl MessageLogs {
     /// The files being written, in the order given to [`MessageLogs::start`].
     pub fn paths(&self) -> &[PathBuf] {
         &self.paths
+    }
+
+    /// Counters that outlive a borrow of this value (for status reports on other threads).
+    pub fn counters(&self) -> LogCounters {
+        LogCounters(Arc::clone(&self.shared))
     }
 
     /// Lines dropped because the writer fell behind (queue or buffer pool exhausted).

@@ -1,22 +1,36 @@
 //! `fixd run`: the engine with the sessions of a file until SIGINT/SIGTERM, then a graceful
 //! logout of every session.
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use fix_engine::EngineBuilder;
 use fix_engine::apps::NoneApp;
+use fix_engine::config::Resolved;
+use fix_engine::{Engine, EngineBuilder, SessionHandle};
 
 use crate::CommandError;
+use crate::admin::{AdminSocket, DEFAULT_SOCKET_NAME};
 use crate::app::{FixdApp, builtin};
-use crate::msglog::MessageLogs;
+use crate::msglog::{LogCounters, MessageLogs};
 use crate::settings::{self, key_location};
 use crate::signals::TermSignals;
 use crate::status;
 
 /// Longest graceful-logout wait at shutdown, whatever the sessions' `LogoutTimeout`.
 pub const MAX_STOP_WAIT: Duration = Duration::from_secs(30);
+
+/// Where the admin socket goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminSocketOption {
+    /// `<StorageDirectory>/fixd.sock` (the engine-wide storage directory).
+    Default,
+    /// This path.
+    Path(PathBuf),
+    /// No admin socket.
+    Off,
+}
 
 /// What `fixd run` was asked to do.
 #[derive(Debug, Clone)]
@@ -27,6 +41,50 @@ pub struct RunOptions {
     pub sets: Vec<String>,
     /// Period of the status lines; `None` turns them off.
     pub status_interval: Option<Duration>,
+    /// The admin socket.
+    pub admin_socket: AdminSocketOption,
+}
+
+/// The default admin socket of a resolved configuration: `fixd.sock` in the engine-wide
+/// `StorageDirectory`.
+pub fn default_admin_socket(resolved: &Resolved) -> PathBuf {
+    resolved
+        .engine
+        .session_defaults
+        .storage
+        .directory
+        .join(DEFAULT_SOCKET_NAME)
+}
+
+/// The engine, shared with the admin thread until shutdown takes it.
+type SharedEngine = Arc<Mutex<Option<Engine>>>;
+
+fn live_sessions(engine: &SharedEngine) -> Vec<SessionHandle> {
+    // Held only to copy the handles: statistics are gathered after it is released.
+    match engine.lock() {
+        Ok(g) => g.as_ref().map(Engine::sessions).unwrap_or_default(),
+        Err(p) => p
+            .into_inner()
+            .as_ref()
+            .map(Engine::sessions)
+            .unwrap_or_default(),
+    }
+}
+
+/// The admin socket's answer: a header and one [`status::session_line`] per live session.
+fn status_report(engine: &SharedEngine, started: Instant, logs: &LogCounters) -> String {
+    let sessions = live_sessions(engine);
+    let mut out = format!(
+        "fixd pid {} up {} s, {} session(s), message log lines dropped: {}\n",
+        std::process::id(),
+        started.elapsed().as_secs(),
+        sessions.len(),
+        logs.dropped()
+    );
+    for h in &sessions {
+        let _ = writeln!(out, "{}", status::session_line(h));
+    }
+    out
 }
 
 /// Runs until SIGINT or SIGTERM arrives on `signals`, then logs out every session (waiting at
@@ -34,8 +92,9 @@ pub struct RunOptions {
 ///
 /// # Errors
 /// A configuration error ([`crate::EXIT_CONFIG`]: nothing was started), or a failure to start
-/// (a port in use, a message log that cannot be opened: [`crate::EXIT_FAILURE`]).
+/// (a port in use, a message log or admin socket that cannot be opened: [`crate::EXIT_FAILURE`]).
 pub fn run(opts: &RunOptions, signals: &TermSignals) -> Result<(), CommandError> {
+    let started = Instant::now();
     let mut loaded = settings::load(&opts.config, &opts.sets)?;
     let sessions = loaded.resolved.sessions.clone();
 
@@ -63,18 +122,41 @@ pub fn run(opts: &RunOptions, signals: &TermSignals) -> Result<(), CommandError>
         let app = FixdApp::new(builtin(s.application, validator), log);
         builder = builder.session_with_app(s.clone(), Arc::new(app));
     }
-    let mut engine = builder
+    let admin_path = match &opts.admin_socket {
+        AdminSocketOption::Default => Some(default_admin_socket(&loaded.resolved)),
+        AdminSocketOption::Path(p) => Some(p.clone()),
+        AdminSocketOption::Off => None,
+    };
+    let engine = builder
         .start()
         .map_err(|e| CommandError::failure(format!("cannot start the engine: {e}")))?;
-
     let addrs: Vec<String> = engine
         .listen_addrs()
         .iter()
         .map(ToString::to_string)
         .collect();
+    let engine: SharedEngine = Arc::new(Mutex::new(Some(engine)));
+
+    let mut admin = match admin_path {
+        Some(p) => {
+            let (e, counters) = (Arc::clone(&engine), logs.counters());
+            match AdminSocket::start(&p, move || status_report(&e, started, &counters)) {
+                Ok(a) => Some(a),
+                Err(msg) => {
+                    stop_engine(&engine, Duration::ZERO);
+                    return Err(CommandError::failure(format!(
+                        "{msg} (choose another with --admin-socket PATH, or --admin-socket off)"
+                    )));
+                }
+            }
+        }
+        None => None,
+    };
+
     tracing::info!(
         config = %opts.config.display(),
         sessions = sessions.len(),
+        admin_socket = %admin.as_ref().map_or_else(|| "off".to_owned(), |a| a.path().display().to_string()),
         "fixd running; listening on {}",
         if addrs.is_empty() { "nothing".to_owned() } else { addrs.join(", ") }
     );
@@ -93,8 +175,8 @@ pub fn run(opts: &RunOptions, signals: &TermSignals) -> Result<(), CommandError>
         if Instant::now() >= next_status {
             next_status = Instant::now() + period;
             if opts.status_interval.is_some() {
-                for line in status::lines(&engine) {
-                    tracing::info!(target: "fixd::status", "{line}");
+                for h in live_sessions(&engine) {
+                    tracing::info!(target: "fixd::status", "{}", status::session_line(&h));
                 }
                 if logs.dropped() > 0 {
                     tracing::warn!(target: "fixd::status", dropped = logs.dropped(), "message log lines dropped");
@@ -103,6 +185,9 @@ pub fn run(opts: &RunOptions, signals: &TermSignals) -> Result<(), CommandError>
         }
     };
 
+    if let Some(a) = &mut admin {
+        a.stop();
+    }
     let wait = sessions
         .iter()
         .map(|s| s.logout_timeout)
@@ -113,8 +198,9 @@ pub fn run(opts: &RunOptions, signals: &TermSignals) -> Result<(), CommandError>
         signal,
         "stopping: logging out every session (waiting at most {wait:?})"
     );
-    engine.stop_with_timeout(wait);
-    for h in engine.sessions() {
+    let handles = live_sessions(&engine);
+    stop_engine(&engine, wait);
+    for h in handles {
         tracing::info!(
             target: "fixd::status",
             session = %h.name(),
@@ -130,4 +216,46 @@ pub fn run(opts: &RunOptions, signals: &TermSignals) -> Result<(), CommandError>
     }
     tracing::info!("fixd stopped");
     Ok(())
+}
+
+/// Takes the engine out of the shared slot and stops it (graceful logout bounded by `wait`).
+fn stop_engine(engine: &SharedEngine, wait: Duration) {
+    let taken = match engine.lock() {
+        Ok(mut g) => g.take(),
+        Err(p) => p.into_inner().take(),
+    };
+    if let Some(mut e) = taken {
+        e.stop_with_timeout(wait);
+    }
+}
+
+/// The admin socket `fixd status` should ask: `socket` if given, else the default of the
+/// configuration `config` (with `sets`), else `store/fixd.sock` (the built-in storage directory).
+///
+/// # Errors
+/// The configuration does not resolve ([`crate::EXIT_CONFIG`]).
+pub fn status_socket(
+    socket: Option<&Path>,
+    config: Option<&Path>,
+    sets: &[String],
+) -> Result<PathBuf, CommandError> {
+    if let Some(s) = socket {
+        return Ok(s.to_owned());
+    }
+    let mut c = match config {
+        Some(p) => fix_engine::config::Config::from_file(p)
+            .map_err(|e| CommandError::config(e.to_string()))?,
+        None => fix_engine::config::Config::new(),
+    };
+    for s in sets {
+        c.set_override_arg(s)
+            .map_err(|e| CommandError::config(e.to_string()))?;
+    }
+    let e = c
+        .engine_settings()
+        .map_err(|e| CommandError::config(e.to_string()))?;
+    Ok(e.session_defaults
+        .storage
+        .directory
+        .join(DEFAULT_SOCKET_NAME))
 }

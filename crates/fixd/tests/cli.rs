@@ -325,6 +325,7 @@ fn wait_for_line(
 fn run_serves_until_sigterm_then_logs_out_the_connected_initiator() {
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
+    let admin = dir.path().join("admin.sock");
     let cfg = write_config(
         dir.path(),
         "venue.properties",
@@ -353,6 +354,8 @@ fn run_serves_until_sigterm_then_logs_out_the_connected_initiator() {
             "--status-interval",
             "1",
         ])
+        .arg("--admin-socket")
+        .arg(&admin)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -424,6 +427,19 @@ fn run_serves_until_sigterm_then_logs_out_the_connected_initiator() {
         "no status line: {seen:#?}"
     );
 
+    // So does `fixd status` on the admin socket, on demand.
+    let mut status = fixd();
+    status.arg("status").arg("--socket").arg(&admin);
+    let out = run_bounded(status, Duration::from_secs(30));
+    let answer = text(&out.stdout);
+    assert!(out.status.success(), "{answer}{}", text(&out.stderr));
+    assert!(answer.starts_with("fixd pid "), "{answer}");
+    assert!(answer.contains("1 session(s)"), "{answer}");
+    assert!(
+        answer.contains("\nVENUE ESTABLISHED seq out=3 in=3 | inbound n=1 p50="),
+        "{answer}"
+    );
+
     let mut child = guard.take();
     // SAFETY: plain kill(2) on the child's pid, which has not been reaped yet.
     let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
@@ -445,6 +461,7 @@ fn run_serves_until_sigterm_then_logs_out_the_connected_initiator() {
         "{all}"
     );
     engine.stop();
+    assert!(!admin.exists(), "the admin socket is removed at exit");
 
     // The message log has the conversation, one message per line (received Logon and Logout are
     // not surfaced by the engine, see `FixdApp`).
