@@ -19,6 +19,7 @@ use fix_codec::{FrameStatus, Framer, MessageRef, UtcTimestamp, checksum};
 use fix_session::{Event, MonoTime, Now, Session, SessionIo, SessionState};
 
 pub mod inproc;
+pub mod proxy;
 
 /// Monotonic and UTC time under the test's control.
 #[derive(Debug, Clone, Copy)]
