@@ -162,6 +162,19 @@ pub trait Application: Send + Sync {
         let _ = logon;
         true
     }
+    /// Acceptors: checks the `Username <553>` / `Password <554>` of a received Logon, after the
+    /// session's configured `Username` / `Password` (when set) matched. `Err(text)` refuses the
+    /// Logon: the session answers with a Logout carrying `text` and closes the connection. Runs on
+    /// the I/O thread before the Logon is answered: **must not block**. Default: accept.
+    fn on_logon_credentials(
+        &self,
+        session: &SessionHandle,
+        username: Option<&[u8]>,
+        password: Option<&[u8]>,
+    ) -> Result<(), String> {
+        let _ = (session, username, password);
+        Ok(())
+    }
 }
 
 /// An application that does nothing (every default).

@@ -3,14 +3,15 @@
 use std::collections::{HashMap, HashSet};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use fix_codec::{Dictionary, ValidationOptions, Validator};
 use fix_session::{
-    ForceSeqNumReset, MessageValidator, RejectReason, SeqState, Session, SessionConfig, Violation,
+    CredentialCheck, ForceSeqNumReset, MessageValidator, RejectReason, SeqState, Session,
+    SessionConfig, Violation,
 };
 use fix_store::{Durability, MemoryStore, MmapStore, SessionStore, StoreOptions};
 use mio::net::{TcpListener, TcpStream};
@@ -20,12 +21,13 @@ use crate::app::{Application, NoApplication, UnregisteredLogon};
 use crate::apps::{EchoApp, ExecutorApp};
 use crate::clock::{Clock, unix_nanos};
 use crate::config::{
-    self, BeginString, DurabilityMode, EngineSettings, IdleStrategy, Resolved, Role, SeqNumReset,
-    SessionSettings, StorageType,
+    self, BeginString, Credentials, DurabilityMode, EngineSettings, IdleStrategy, Resolved, Role,
+    SeqNumReset, SessionSettings, StorageType,
 };
 use crate::error::EngineError;
 use crate::handle::{SessionHandle, SessionShared};
 use crate::io_thread::{self, Command, IoThread, NewSession, ThreadRef};
+use crate::message_log::MessageLogs;
 use crate::worker::{FlushTask, WorkerPool};
 
 /// How long [`Engine::stop`] waits for sessions to log out before closing their connections.
@@ -72,6 +74,7 @@ pub(crate) struct EngineShared {
     listeners: Mutex<HashMap<(std::net::IpAddr, u16), SocketAddr>>,
     engine_listener: Mutex<Option<SocketAddr>>,
     stopping: AtomicBool,
+    message_logs: MessageLogs,
 }
 
 impl EngineShared {
@@ -315,6 +318,10 @@ fn session_config(s: &SessionSettings, validator: Option<Arc<Validator>>) -> Ses
         ids.sender_location_id.clone(),
         ids.target_sub_id.clone(),
         ids.target_location_id.clone(),
+    )
+    .with_credentials(
+        s.primary.credentials.username.clone(),
+        s.primary.credentials.password.clone(),
     );
     if let Some(v) = s.default_appl_ver_id {
         c = c.with_default_appl_ver_id(v.code());
@@ -376,6 +383,56 @@ fn builtin_app(
     }
 }
 
+/// Where an acceptor is reached: its own `Port`; with port 0 the engine-wide listener when there
+/// is one, else a listener of its own on a port the OS chooses. `None` for initiators.
+fn acceptor_listener(
+    engine: &EngineShared,
+    s: &SessionSettings,
+) -> Result<Option<SocketAddr>, EngineError> {
+    if s.role != Role::Acceptor {
+        return Ok(None);
+    }
+    if s.primary.port == 0
+        && let Some(a) = *engine.engine_listener.lock()
+    {
+        return Ok(Some(a));
+    }
+    engine.listen(s.listen_address, s.primary.port).map(Some)
+}
+
+/// The session that a credential check reports to, set once its handle exists.
+type CheckTarget = Arc<OnceLock<(Arc<dyn Application>, SessionHandle)>>;
+
+/// An acceptor's Logon check: the configured `Username` / `Password` (each only when set), then
+/// [`Application::on_logon_credentials`].
+fn credential_check(expected: &Credentials, target: CheckTarget) -> CredentialCheck {
+    let user = expected.username.clone();
+    let pass = expected.password.clone();
+    Arc::new(move |u, p| {
+        let user_ok = user.as_deref().is_none_or(|e| u == Some(e.as_bytes()));
+        let pass_ok = pass
+            .as_deref()
+            .is_none_or(|e| p.is_some_and(|p| constant_time_eq(p, e.as_bytes())));
+        if !(user_ok && pass_ok) {
+            // The same text for both, so a refusal does not tell which one was wrong.
+            return Err("Invalid username or password".into());
+        }
+        match target.get() {
+            Some((app, h)) => app.on_logon_credentials(h, u, p),
+            None => Ok(()),
+        }
+    })
+}
+
+/// Compares without an early exit on the first differing byte, so the time taken does not reveal
+/// how much of a guessed password was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Creates a session and hands it to an I/O thread. Heavy (store, dictionaries): never call it
 /// on an I/O thread.
 fn create_session(
@@ -407,11 +464,20 @@ fn create_session(
         }
     }
     let endpoints = resolve_endpoints(&settings)?;
-    if settings.role == Role::Acceptor && settings.primary.port != 0 {
-        engine.listen(settings.listen_address, settings.primary.port)?;
-    }
+    let listen_addr = acceptor_listener(engine, &settings)?;
     let validator = engine.validator(&settings)?;
-    let cfg = session_config(&settings, validator.clone());
+    let mut cfg = session_config(&settings, validator.clone());
+    let checker = Arc::new(OnceLock::new());
+    if settings.role == Role::Acceptor {
+        cfg = cfg.with_credential_check(credential_check(
+            &settings.primary.credentials,
+            Arc::clone(&checker),
+        ));
+    }
+    let message_log = match &settings.message_log {
+        Some(dir) => Some(engine.message_logs.open(dir, &identity)?),
+        None => None,
+    };
     let store = open_store(&settings, &identity)?;
     let seq = SeqState {
         next_sender: store.next_outgoing(),
@@ -434,9 +500,12 @@ fn create_session(
         seq.next_target,
     );
     shared.unregistered = unregistered;
+    shared.message_log = message_log;
+    shared.listen_addr = listen_addr;
     let handle = SessionHandle {
         shared: Arc::new(shared),
     };
+    let _ = checker.set((Arc::clone(&app), handle.clone()));
     let ns = NewSession {
         session,
         store,
@@ -606,6 +675,7 @@ impl EngineBuilder {
             listeners: Mutex::new(HashMap::new()),
             engine_listener: Mutex::new(None),
             stopping: AtomicBool::new(false),
+            message_logs: MessageLogs::default(),
             settings,
         });
         let mut engine = Engine {
@@ -719,6 +789,12 @@ impl Engine {
         *self.shared.engine_listener.lock()
     }
 
+    /// Message log lines dropped by all sessions of this engine because the log writer fell
+    /// behind (see `MessageLog` in `docs/CONFIG.md`).
+    pub fn message_log_dropped(&self) -> u64 {
+        self.shared.message_logs.dropped()
+    }
+
     /// Every listening address (engine-wide and per-session ports), sorted.
     pub fn listen_addrs(&self) -> Vec<SocketAddr> {
         let mut v: Vec<_> = self.shared.listeners.lock().values().copied().collect();
@@ -775,6 +851,8 @@ impl Engine {
         for j in self.joins.drain(..) {
             let _ = j.join();
         }
+        // After the I/O threads: every line they queued is written before the files close.
+        self.shared.message_logs.stop();
         if let Some(mut w) = self.shared.workers.write().take() {
             w.shutdown();
         }

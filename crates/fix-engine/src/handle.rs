@@ -45,6 +45,10 @@ pub(crate) struct SessionShared {
     pub hold_terminal: AtomicBool,
     /// Endpoint of the current or last connection (0 = primary), written by the I/O thread.
     pub endpoint: AtomicUsize,
+    /// The session's message log (`MessageLog`), written to by its I/O thread.
+    pub message_log: Option<crate::message_log::SessionLog>,
+    /// Where this acceptor can be reached (its own listener, or the engine-wide one).
+    pub listen_addr: Option<std::net::SocketAddr>,
     state_lock: Mutex<()>,
     state_cv: Condvar,
     pool_tx: Sender<Vec<u8>>,
@@ -87,6 +91,8 @@ impl SessionShared {
             created_on: std::thread::current().name().unwrap_or("").to_owned(),
             hold_terminal: AtomicBool::new(false),
             endpoint: AtomicUsize::new(0),
+            message_log: None,
+            listen_addr: None,
             state_lock: Mutex::new(()),
             state_cv: Condvar::new(),
             pool_tx,
@@ -212,6 +218,20 @@ impl SessionHandle {
     /// 1.. the backups in configuration order (see `docs/CONFIG.md`, backup endpoints).
     pub fn endpoint(&self) -> usize {
         self.shared.endpoint.load(Ordering::Acquire)
+    }
+    /// The file this session's messages are logged to (`MessageLog`), if any.
+    pub fn message_log_path(&self) -> Option<&std::path::Path> {
+        self.shared.message_log.as_ref().map(|l| l.path())
+    }
+    /// Message log lines dropped for this session's file because the log writer fell behind
+    /// (0 without a message log). Also in [`StatsSnapshot::message_log_dropped`].
+    pub fn message_log_dropped(&self) -> u64 {
+        self.shared.message_log.as_ref().map_or(0, |l| l.dropped())
+    }
+    /// Acceptors: the address a counterparty can connect to (the session's own listener, or the
+    /// engine-wide `ListenPort` one), with the port the OS chose when the configured one is 0.
+    pub fn listen_addr(&self) -> Option<std::net::SocketAddr> {
+        self.shared.listen_addr
     }
     /// Whether the session was created for an unregistered counterparty.
     pub fn is_unregistered(&self) -> bool {
@@ -448,12 +468,14 @@ impl SessionHandle {
             id: self.shared.id,
             reply: tx,
         })?;
-        rx.recv_timeout(API_REPLY_TIMEOUT).map_err(|e| match e {
+        let mut snap = rx.recv_timeout(API_REPLY_TIMEOUT).map_err(|e| match e {
             crossbeam_channel::RecvTimeoutError::Timeout => EngineError::Timeout {
                 timeout: API_REPLY_TIMEOUT,
                 state: self.state(),
             },
             _ => EngineError::Stopped,
-        })
+        })?;
+        snap.message_log_dropped = self.message_log_dropped();
+        Ok(snap)
     }
 }

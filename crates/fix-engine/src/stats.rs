@@ -51,6 +51,7 @@ impl SessionStats {
             send_to_wire: self.to_wire.clone(),
             messages_in: self.messages_in,
             messages_out: self.messages_out,
+            message_log_dropped: 0,
         }
     }
 }
@@ -69,6 +70,9 @@ pub struct StatsSnapshot {
     pub messages_in: u64,
     /// Application messages sent through the API.
     pub messages_out: u64,
+    /// Message log lines dropped because the log writer fell behind (see
+    /// [`crate::SessionHandle::message_log_dropped`]).
+    pub message_log_dropped: u64,
 }
 
 impl StatsSnapshot {

@@ -13,6 +13,7 @@ use mio::net::TcpStream;
 use crate::app::{Application, RejectInfo, Replies, ReplyQueue};
 use crate::clock::unix_nanos;
 use crate::handle::SessionHandle;
+use crate::message_log::Direction;
 
 /// Most bytes kept for a connection whose socket does not take them; beyond it the counterparty
 /// is a slow consumer and the connection is closed.
@@ -146,6 +147,15 @@ impl SessionIo for IoCtx<'_> {
         self.app.on_before_send(self.handle, bytes);
         if let Some(out) = self.out.as_deref_mut() {
             out.write(bytes);
+            if let Some(log) = &self.handle.shared.message_log {
+                log.record(Direction::Out, bytes);
+            }
+        }
+    }
+
+    fn received(&mut self, frame: &[u8]) {
+        if let Some(log) = &self.handle.shared.message_log {
+            log.record(Direction::In, frame);
         }
     }
 
