@@ -252,7 +252,7 @@ sc_initiator_stop_resume() {
 sc_initiator_sigterm_resume() {
   local ver="$1"
   acceptor_start "$ver" "$dir" N || return 1
-  initiator_run "$ver" "$dir" run1 N --orders "$ORDERS" --rate 2000 --window 100 \
+  initiator_run "$ver" "$dir" run1 N --orders "$ORDERS" --rate "$((ORDERS * 2))" --window 100 \
     --on-term abrupt --state "$dir/state" &
   local pid=$! i
   sleep 0.25
@@ -272,7 +272,7 @@ sc_initiator_sigterm_resume() {
 sc_acceptor_restart() {
   local ver="$1"
   acceptor_start "$ver" "$dir" N --on-term abrupt || return 1
-  initiator_run "$ver" "$dir" initiator N --orders "$ORDERS" --rate 2000 --window 100 &
+  initiator_run "$ver" "$dir" initiator N --orders "$ORDERS" --rate "$((ORDERS * 2))" --window 100 &
   local pid=$!
   sleep 0.25
   acceptor_stop abrupt || true
