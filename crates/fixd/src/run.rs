@@ -137,11 +137,17 @@ pub fn run(opts: &RunOptions, signals: &TermSignals) -> Result<(), CommandError>
         .collect();
     let engine: SharedEngine = Arc::new(Mutex::new(Some(engine)));
 
+    let explicit = matches!(opts.admin_socket, AdminSocketOption::Path(_));
     let mut admin = match admin_path {
         Some(p) => {
             let (e, counters) = (Arc::clone(&engine), logs.counters());
             match AdminSocket::start(&p, move || status_report(&e, started, &counters)) {
                 Ok(a) => Some(a),
+                // The default place may simply not suit (a long storage path): run without.
+                Err(msg) if !explicit => {
+                    tracing::warn!("{msg}; running without an admin socket");
+                    None
+                }
                 Err(msg) => {
                     stop_engine(&engine, Duration::ZERO);
                     return Err(CommandError::failure(format!(
