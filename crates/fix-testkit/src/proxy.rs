@@ -185,7 +185,11 @@ impl Proxy {
             g.bind_error = None;
         }
         self.inner.cv.notify_all();
-        self.inner.wake();
+        if !want_listening {
+            // Only closing the listener needs the accept thread: other modes are read per
+            // connection (and a wake-up connection would count as a client).
+            self.inner.wake();
+        }
         let until = Instant::now() + Duration::from_secs(5);
         let mut g = self.inner.lock();
         // Bounded by the deadline.

@@ -285,17 +285,18 @@ impl IoThread {
             rc.phase = Phase::Idle;
             configured = rc.configured;
         }
-        let shared = &slot.handle.shared;
-        shared.hold_terminal.store(false, Ordering::Relaxed);
-        shared.publish_state(slot.session.state());
+        let (app, handle) = (slot.app.clone(), slot.handle.clone());
+        let state = slot.session.state();
+        // The application hears why before waiters see the final state.
         if let Some(attempts) = gave_up {
-            let (app, handle) = (slot.app.clone(), slot.handle.clone());
             tracing::warn!(session = %handle.name(), attempts, "reconnection gave up");
             app.on_connection_event(&handle, ConnectionEvent::GaveUp { attempts });
             if configured {
                 app.on_warning(&handle, "reconnection gave up");
             }
         }
+        handle.shared.hold_terminal.store(false, Ordering::Relaxed);
+        handle.shared.publish_state(state);
     }
 
     /// Makes the session run with endpoint `j`'s configuration, rebuilding it (same store, same
