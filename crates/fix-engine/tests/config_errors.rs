@@ -38,7 +38,7 @@ fn every_kind_of_bad_value_names_file_line_and_key() {
         ("MaxMessageSize", "12"),
         ("UnregisteredAcceptor.MaxSessions", "65536"),
         // ports
-        ("ListenPort", "0"),
+        ("ListenPort", "-1"),
         ("ListenPort", "65536"),
         ("ListenPort", "http"),
         // seconds / milliseconds
@@ -93,7 +93,7 @@ fn every_kind_of_bad_value_names_file_line_and_key() {
 #[test]
 fn bad_session_and_backup_values_name_the_full_key() {
     let cases: &[(&str, &str)] = &[
-        ("Port", "0"),
+        ("Port", "65536"),
         ("Host", "bad host"),
         ("TargetCompID", "A\u{7f}B"),
         ("Password", "a\tb"),

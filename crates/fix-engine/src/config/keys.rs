@@ -94,6 +94,8 @@ pub(crate) enum Kind {
         min: u64,
         max: u64,
     },
+    /// 0..=65535; 0 lets the OS choose a listen port (acceptors and `ListenPort` only: an
+    /// initiator with port 0 is refused when the session is checked).
     Port,
     Seconds {
         min: u64,
@@ -628,7 +630,12 @@ pub(crate) fn parse_value(kind: Kind, raw: &str) -> Result<Value, String> {
     Ok(match kind {
         Kind::Bool => Value::Bool(opt(parse_bool(raw), "true/false, Y/N, yes/no or 1/0")?),
         Kind::Int { min, max } => Value::Int(ranged(raw, min, max, "")?),
-        Kind::Port => Value::Int(ranged(raw, 1, 65_535, "")?),
+        Kind::Port => Value::Int(ranged(
+            raw,
+            0,
+            65_535,
+            " (0: the OS chooses a listen port)",
+        )?),
         Kind::Seconds { min, max } => {
             Value::Duration(Duration::from_secs(ranged(raw, min, max, " (seconds)")?))
         }

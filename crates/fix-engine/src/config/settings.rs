@@ -481,7 +481,12 @@ impl SessionSettings {
                     return Err(("Host", format!("required for an initiator (endpoint {i})")));
                 }
                 if ep.port == 0 {
-                    return Err(("Port", format!("required for an initiator (endpoint {i})")));
+                    return Err((
+                        "Port",
+                        format!(
+                            "required for an initiator (endpoint {i}); port 0 (the OS chooses) is for listening only"
+                        ),
+                    ));
                 }
             }
         }
