@@ -1,6 +1,6 @@
 //! The application `fixd` gives each session: the built-in application chosen with
-//! `FixLayer.FixEngine.Session.<Name>.Application`, wrapped to write the FIX message log and to
-//! report engine events through `tracing` (target `fixd::session`).
+//! `FixLayer.FixEngine.Session.<Name>.Application`, wrapped to report engine events through
+//! `tracing` (target `fixd::session`). The FIX message log (`MessageLog`) is the engine's own.
 
 use std::sync::Arc;
 
@@ -11,8 +11,6 @@ use fix_engine::{
     Application, ConnectionEvent, RejectInfo, Replies, SessionHandle, SessionState,
     UnregisteredLogon,
 };
-
-use crate::msglog::{Direction, SessionLog};
 
 /// The built-in application for `kind`; `validator` (the session's dictionaries) gives `echo`
 /// its body order.
@@ -27,31 +25,22 @@ pub fn builtin(
     }
 }
 
-/// Wraps an application: logs every message in and out to the session's message log (when it
-/// has one) and every engine event through `tracing`, then delegates.
-///
-/// What the log sees is what the engine surfaces: every message sent; received application
-/// messages, Heartbeats, TestRequests and Rejects. Received Logon, Logout, ResendRequest and
-/// SequenceReset messages, and messages the session drops or rejects before the application
-/// (garbled frames, validation failures), are not surfaced by the engine and are missing from
-/// the log; the replies to them (a `Reject <3>`, a Logout) are logged as sent.
+/// Wraps an application: reports every engine event the engine does not log itself (connections,
+/// rejects, sequence gaps, unregistered counterparties) through `tracing`, then delegates.
 pub struct FixdApp {
     inner: Arc<dyn Application>,
-    log: Option<SessionLog>,
 }
 
 impl std::fmt::Debug for FixdApp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FixdApp")
-            .field("log", &self.log)
-            .finish_non_exhaustive()
+        f.debug_struct("FixdApp").finish_non_exhaustive()
     }
 }
 
 impl FixdApp {
-    /// `inner`, with an optional message log.
-    pub fn new(inner: Arc<dyn Application>, log: Option<SessionLog>) -> Self {
-        Self { inner, log }
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn Application>) -> Self {
+        Self { inner }
     }
 }
 
@@ -85,16 +74,10 @@ impl Application for FixdApp {
     }
 
     fn on_message(&self, session: &SessionHandle, msg: MessageRef<'_>, replies: &mut Replies<'_>) {
-        if let Some(l) = &self.log {
-            l.record(Direction::In, msg.as_bytes());
-        }
         self.inner.on_message(session, msg, replies);
     }
 
     fn on_admin_message(&self, session: &SessionHandle, msg: MessageRef<'_>) {
-        if let Some(l) = &self.log {
-            l.record(Direction::In, msg.as_bytes());
-        }
         self.inner.on_admin_message(session, msg);
     }
 
@@ -113,9 +96,6 @@ impl Application for FixdApp {
                 "reject sent"
             ),
             RejectInfo::Received(m) => {
-                if let Some(l) = &self.log {
-                    l.record(Direction::In, m.as_bytes());
-                }
                 tracing::warn!(
                 target: "fixd::session",
                 session = %session.name(),
@@ -141,9 +121,6 @@ impl Application for FixdApp {
     }
 
     fn on_before_send(&self, session: &SessionHandle, msg: &[u8]) {
-        if let Some(l) = &self.log {
-            l.record(Direction::Out, msg);
-        }
         self.inner.on_before_send(session, msg);
     }
 
@@ -167,6 +144,19 @@ impl Application for FixdApp {
         // The engine already logs its warnings at warn level.
         tracing::debug!(target: "fixd::session", session = %session.name(), "{text}");
         self.inner.on_warning(session, text);
+    }
+
+    fn on_logon_credentials(
+        &self,
+        session: &SessionHandle,
+        username: Option<&[u8]>,
+        password: Option<&[u8]>,
+    ) -> Result<(), String> {
+        let r = self.inner.on_logon_credentials(session, username, password);
+        if let Err(text) = &r {
+            tracing::warn!(target: "fixd::session", session = %session.name(), %text, "logon refused");
+        }
+        r
     }
 
     fn on_unregistered_acceptor(&self, logon: &UnregisteredLogon) -> bool {

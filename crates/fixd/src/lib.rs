@@ -2,10 +2,9 @@
 //!
 //! * [`settings`]: reads a properties file with `--set` overrides, resolves it, loads the data
 //!   dictionaries it names, and describes the result (`fixd check-config`).
-//! * [`msglog`]: per-session FIX message logs (one message per line, in and out), written by one
-//!   background thread so an I/O thread never touches the disk.
 //! * [`app`]: the application `fixd` gives each session: the built-in application the
-//!   configuration chose (`none`, `echo`, `executor`), wrapped to log messages and engine events.
+//!   configuration chose (`none`, `echo`, `executor`), wrapped to report engine events through
+//!   `tracing`. (FIX message logs, `MessageLog`, are the engine's.)
 //! * [`run`]: `fixd run`: the engine until SIGINT/SIGTERM, periodic status lines, graceful logout.
 //! * [`admin`]: the admin socket `fixd run` answers with the status of its sessions, and the
 //!   `fixd status` client.
@@ -18,7 +17,6 @@
 pub mod admin;
 pub mod app;
 pub mod demo;
-pub mod msglog;
 pub mod run;
 pub mod settings;
 pub mod signals;

@@ -36,8 +36,8 @@ enum Command {
         /// Seconds between status lines (sessions, states, sequence numbers, latency); 0 = off.
         #[arg(long, value_name = "SECS", default_value_t = 30)]
         status_interval: u64,
-        /// Unix socket answering `fixd status` (default: fixd.sock in the engine-wide
-        /// StorageDirectory; `off` for none).
+        /// Unix socket answering `fixd status` (default: fixd.sock in the StorageDirectory of
+        /// the first session; `off` for none).
         #[arg(long, value_name = "PATH")]
         admin_socket: Option<PathBuf>,
     },

@@ -13,7 +13,6 @@ use fix_engine::{Engine, EngineBuilder, SessionHandle};
 use crate::CommandError;
 use crate::admin::{AdminSocket, DEFAULT_SOCKET_NAME};
 use crate::app::{FixdApp, builtin};
-use crate::msglog::{LogCounters, MessageLogs};
 use crate::settings::{self, key_location};
 use crate::signals::TermSignals;
 use crate::status;
@@ -24,7 +23,7 @@ pub const MAX_STOP_WAIT: Duration = Duration::from_secs(30);
 /// Where the admin socket goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminSocketOption {
-    /// `<StorageDirectory>/fixd.sock` (the engine-wide storage directory).
+    /// [`default_admin_socket`].
     Default,
     /// This path.
     Path(PathBuf),
@@ -45,41 +44,43 @@ pub struct RunOptions {
     pub admin_socket: AdminSocketOption,
 }
 
-/// The default admin socket of a resolved configuration: `fixd.sock` in the engine-wide
-/// `StorageDirectory`.
+/// The default admin socket of a resolved configuration: `fixd.sock` in the `StorageDirectory`
+/// of the first session started (the engine-wide one when there is none).
 pub fn default_admin_socket(resolved: &Resolved) -> PathBuf {
     resolved
-        .engine
-        .session_defaults
-        .storage
-        .directory
+        .sessions
+        .first()
+        .map_or(&resolved.engine.session_defaults.storage.directory, |s| {
+            &s.storage.directory
+        })
         .join(DEFAULT_SOCKET_NAME)
 }
 
 /// The engine, shared with the admin thread until shutdown takes it.
 type SharedEngine = Arc<Mutex<Option<Engine>>>;
 
-fn live_sessions(engine: &SharedEngine) -> Vec<SessionHandle> {
+/// The live sessions and the engine's count of dropped message-log lines.
+fn live_sessions(engine: &SharedEngine) -> (Vec<SessionHandle>, u64) {
     // Held only to copy the handles: statistics are gathered after it is released.
+    let read = |e: &Option<Engine>| {
+        e.as_ref()
+            .map(|e| (e.sessions(), e.message_log_dropped()))
+            .unwrap_or_default()
+    };
     match engine.lock() {
-        Ok(g) => g.as_ref().map(Engine::sessions).unwrap_or_default(),
-        Err(p) => p
-            .into_inner()
-            .as_ref()
-            .map(Engine::sessions)
-            .unwrap_or_default(),
+        Ok(g) => read(&g),
+        Err(p) => read(&p.into_inner()),
     }
 }
 
 /// The admin socket's answer: a header and one [`status::session_line`] per live session.
-fn status_report(engine: &SharedEngine, started: Instant, logs: &LogCounters) -> String {
-    let sessions = live_sessions(engine);
+fn status_report(engine: &SharedEngine, started: Instant) -> String {
+    let (sessions, dropped) = live_sessions(engine);
     let mut out = format!(
-        "fixd pid {} up {} s, {} session(s), message log lines dropped: {}\n",
+        "fixd pid {} up {} s, {} session(s), message log lines dropped: {dropped}\n",
         std::process::id(),
         started.elapsed().as_secs(),
         sessions.len(),
-        logs.dropped()
     );
     for h in &sessions {
         let _ = writeln!(out, "{}", status::session_line(h));
@@ -92,20 +93,14 @@ fn status_report(engine: &SharedEngine, started: Instant, logs: &LogCounters) ->
 ///
 /// # Errors
 /// A configuration error ([`crate::EXIT_CONFIG`]: nothing was started), or a failure to start
-/// (a port in use, a message log or admin socket that cannot be opened: [`crate::EXIT_FAILURE`]).
+/// (a port in use, a message log or an explicit admin socket that cannot be opened:
+/// [`crate::EXIT_FAILURE`]).
 pub fn run(opts: &RunOptions, signals: &TermSignals) -> Result<(), CommandError> {
     let started = Instant::now();
     let mut loaded = settings::load(&opts.config, &opts.sets)?;
     let sessions = loaded.resolved.sessions.clone();
 
-    let wanted: Vec<(PathBuf, String)> = sessions
-        .iter()
-        .filter_map(|s| s.message_log.clone().map(|d| (d, s.name.clone())))
-        .collect();
-    let (mut logs, mut loggers) = MessageLogs::start(&wanted).map_err(CommandError::failure)?;
-    loggers.reverse();
-
-    let none: Arc<dyn fix_engine::Application> = Arc::new(FixdApp::new(Arc::new(NoneApp), None));
+    let none: Arc<dyn fix_engine::Application> = Arc::new(FixdApp::new(Arc::new(NoneApp)));
     let mut builder = EngineBuilder::new(loaded.resolved.engine.clone()).application(none);
     for s in &sessions {
         let validator = loaded.dictionaries.validator(s).map_err(|e| {
@@ -114,12 +109,7 @@ pub fn run(opts: &RunOptions, signals: &TermSignals) -> Result<(), CommandError>
                 key_location(&loaded.config, &s.name, "DataDictionary")
             ))
         })?;
-        let log = if s.message_log.is_some() {
-            loggers.pop()
-        } else {
-            None
-        };
-        let app = FixdApp::new(builtin(s.application, validator), log);
+        let app = FixdApp::new(builtin(s.application, validator));
         builder = builder.session_with_app(s.clone(), Arc::new(app));
     }
     let admin_path = match &opts.admin_socket {
@@ -135,13 +125,21 @@ pub fn run(opts: &RunOptions, signals: &TermSignals) -> Result<(), CommandError>
         .iter()
         .map(ToString::to_string)
         .collect();
+    let log_files: Vec<(String, PathBuf)> = engine
+        .sessions()
+        .iter()
+        .filter_map(|h| {
+            h.message_log_path()
+                .map(|p| (h.name().to_owned(), p.to_owned()))
+        })
+        .collect();
     let engine: SharedEngine = Arc::new(Mutex::new(Some(engine)));
 
     let explicit = matches!(opts.admin_socket, AdminSocketOption::Path(_));
     let mut admin = match admin_path {
         Some(p) => {
-            let (e, counters) = (Arc::clone(&engine), logs.counters());
-            match AdminSocket::start(&p, move || status_report(&e, started, &counters)) {
+            let e = Arc::clone(&engine);
+            match AdminSocket::start(&p, move || status_report(&e, started)) {
                 Ok(a) => Some(a),
                 // The default place may simply not suit (a long storage path): run without.
                 Err(msg) if !explicit => {
@@ -166,8 +164,8 @@ pub fn run(opts: &RunOptions, signals: &TermSignals) -> Result<(), CommandError>
         "fixd running; listening on {}",
         if addrs.is_empty() { "nothing".to_owned() } else { addrs.join(", ") }
     );
-    for p in logs.paths() {
-        tracing::info!(file = %p.display(), "message log");
+    for (session, file) in &log_files {
+        tracing::info!(session = %session, file = %file.display(), "message log");
     }
 
     // Without status lines the wait only needs to wake for signals; an hour keeps it bounded.
@@ -181,11 +179,12 @@ pub fn run(opts: &RunOptions, signals: &TermSignals) -> Result<(), CommandError>
         if Instant::now() >= next_status {
             next_status = Instant::now() + period;
             if opts.status_interval.is_some() {
-                for h in live_sessions(&engine) {
+                let (handles, dropped) = live_sessions(&engine);
+                for h in handles {
                     tracing::info!(target: "fixd::status", "{}", status::session_line(&h));
                 }
-                if logs.dropped() > 0 {
-                    tracing::warn!(target: "fixd::status", dropped = logs.dropped(), "message log lines dropped");
+                if dropped > 0 {
+                    tracing::warn!(target: "fixd::status", dropped, "message log lines dropped");
                 }
             }
         }
@@ -204,9 +203,9 @@ pub fn run(opts: &RunOptions, signals: &TermSignals) -> Result<(), CommandError>
         signal,
         "stopping: logging out every session (waiting at most {wait:?})"
     );
-    let handles = live_sessions(&engine);
+    let (handles, _) = live_sessions(&engine);
     stop_engine(&engine, wait);
-    for h in handles {
+    for h in &handles {
         tracing::info!(
             target: "fixd::status",
             session = %h.name(),
@@ -216,9 +215,9 @@ pub fn run(opts: &RunOptions, signals: &TermSignals) -> Result<(), CommandError>
             "final state"
         );
     }
-    logs.stop();
-    if logs.dropped() > 0 {
-        tracing::warn!(dropped = logs.dropped(), "message log lines dropped");
+    let dropped: u64 = handles.iter().map(SessionHandle::message_log_dropped).sum();
+    if dropped > 0 {
+        tracing::warn!(dropped, "message log lines dropped");
     }
     tracing::info!("fixd stopped");
     Ok(())

@@ -35,6 +35,10 @@ pub fn session_line(h: &SessionHandle) -> String {
         h.next_sender_seq(),
         h.next_target_seq()
     );
+    let dropped = h.message_log_dropped();
+    if dropped > 0 {
+        let _ = write!(line, " log-dropped={dropped}");
+    }
     match h.stats() {
         Ok(s) => {
             let _ = write!(line, " | {}", stats_text(&s));

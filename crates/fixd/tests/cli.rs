@@ -463,9 +463,23 @@ fn run_serves_until_sigterm_then_logs_out_the_connected_initiator() {
     engine.stop();
     assert!(!admin.exists(), "the admin socket is removed at exit");
 
-    // The message log has the conversation, one message per line (received Logon and Logout are
-    // not surfaced by the engine, see `FixdApp`).
-    let log = std::fs::read(logs.join("VENUE.messages.log")).expect("message log");
+    // The engine's message log (`MessageLog`) has the whole conversation, one message per line;
+    // fixd named the file at start.
+    let named = seen
+        .iter()
+        .find(|l| l.contains("message log") && l.contains("session=VENUE"))
+        .unwrap_or_else(|| panic!("no message log line: {all}"));
+    let file = std::fs::read_dir(&logs)
+        .expect("log directory")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.to_string_lossy().ends_with(".messages.log"))
+        .expect("a message log file");
+    assert!(
+        named.contains(&*file.to_string_lossy()),
+        "{named} vs {}",
+        file.display()
+    );
+    let log = std::fs::read(&file).expect("message log");
     let lines: Vec<&[u8]> = log
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())
@@ -477,7 +491,14 @@ fn run_serves_until_sigterm_then_logs_out_the_connected_initiator() {
                 && l.contains(&format!("\u{1}35={msg_type}\u{1}"))
         })
     };
-    for (dir, t) in [("OUT", "A"), ("IN ", "D"), ("OUT", "8"), ("OUT", "5")] {
+    for (dir, t) in [
+        ("IN ", "A"),
+        ("OUT", "A"),
+        ("IN ", "D"),
+        ("OUT", "8"),
+        ("OUT", "5"),
+        ("IN ", "5"),
+    ] {
         assert!(
             has(dir, t),
             "no {dir} 35={t} in {}",
