@@ -4,6 +4,7 @@
 use fix_benches::alloc::{CountingAllocator, assert_no_alloc, thread_counts};
 use fix_benches::{
     data_file, encode_execution_report, fix44_validator, frame_and_scan, frame_scan_validate,
+    receive,
 };
 use fix_codec::time::TimestampFormatter;
 use fix_codec::{EncodeBuffer, Framer, UtcTimestamp};
@@ -63,5 +64,28 @@ fn frame_scan_validate_does_not_allocate() {
         let s = frame_scan_validate(black_box(&framer), black_box(&validator), black_box(&nos));
         assert_eq!(black_box(s).map(|s| s.map(|s| s.fields)), Ok(Some(18)));
         assert_eq!(validator.validate(black_box(&er)), Ok(()));
+    });
+}
+
+#[test]
+fn receive_path_does_not_allocate() {
+    let nos = data_file("nos44.fix");
+    let framer = Framer::default();
+    let validator = fix44_validator();
+    // An invalid order too: the general algorithm behind the fast path must not allocate either.
+    let bad: Vec<u8> = {
+        let text = String::from_utf8(nos.clone()).expect("ASCII");
+        let body_start = text.find("35=").expect("MsgType");
+        let body = text[body_start..text.find("10=").expect("CheckSum")].replace("40=2", "40=Z");
+        let mut m = format!("8=FIX.4.4\x019={}\x01{body}", body.len()).into_bytes();
+        let sum = fix_codec::checksum(&m);
+        m.extend_from_slice(format!("10={sum:03}\x01").as_bytes());
+        m
+    };
+    assert_no_alloc("receive", 100, 2_000, || {
+        let r = receive(black_box(&framer), black_box(&validator), black_box(&nos));
+        assert_eq!(black_box(r).map(|r| r.map(|r| r.seq_num)), Ok(Some(1234)));
+        let e = receive(black_box(&framer), black_box(&validator), black_box(&bad));
+        assert_eq!(e.map_err(|e| e.tag), Err(Some(40)));
     });
 }

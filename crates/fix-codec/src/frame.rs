@@ -310,9 +310,15 @@ fn garbage_before_start(buf: &[u8]) -> FrameStatus {
     }
 }
 
+/// First `needle` within the first `limit` bytes of `hay`. Every caller looks for SOH, which
+/// goes eight bytes at a time.
 #[inline]
 fn find_byte(hay: &[u8], needle: u8, limit: usize) -> Option<usize> {
-    hay.iter().take(limit).position(|&b| b == needle)
+    let hay = &hay[..hay.len().min(limit)];
+    if needle == SOH {
+        return crate::field::find_soh(hay);
+    }
+    hay.iter().position(|&b| b == needle)
 }
 
 #[inline]

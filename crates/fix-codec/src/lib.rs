@@ -28,11 +28,71 @@ pub const SOH: u8 = 0x01;
 /// The FIX `CheckSum <10>`: the sum of all bytes modulo 256.
 #[inline]
 pub fn checksum(bytes: &[u8]) -> u8 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        checksum_sse2(bytes)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        checksum_portable(bytes)
+    }
+}
+
+/// The portable byte sum (and the reference the SSE2 version is tested against).
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+#[inline]
+fn checksum_portable(bytes: &[u8]) -> u8 {
     // Summing into u32 lanes lets the compiler vectorise; the wrap to u8 happens once.
     let mut sum: u32 = 0;
     for chunk in bytes.chunks(4096) {
         sum = sum.wrapping_add(chunk.iter().map(|&b| u32::from(b)).sum::<u32>());
     }
+    (sum & 0xff) as u8
+}
+
+/// `psadbw` against zero sums sixteen bytes into two 64-bit lanes in one instruction; the
+/// compiler's own vectorisation of the portable loop widens bytes to 32 bits first (about four
+/// times the instructions). The tail is one more load of the last sixteen bytes with the bytes
+/// already counted masked off.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn checksum_sse2(bytes: &[u8]) -> u8 {
+    use std::arch::x86_64::{
+        __m128i, _mm_add_epi64, _mm_and_si128, _mm_cvtsi128_si64, _mm_loadu_si128, _mm_sad_epu8,
+        _mm_setzero_si128, _mm_unpackhi_epi64,
+    };
+    /// `MASK[r..r + 16]` keeps the last `r` of sixteen bytes.
+    static MASK: [u8; 32] = {
+        let mut m = [0u8; 32];
+        let mut i = 16;
+        while i < 32 {
+            m[i] = 0xFF;
+            i += 1;
+        }
+        m
+    };
+    if bytes.len() < 16 {
+        return checksum_portable(bytes);
+    }
+    let (chunks, rest) = bytes.as_chunks::<16>();
+    let r = rest.len();
+    let last: &[u8; 16] = bytes[bytes.len() - 16..].try_into().unwrap_or(&[0; 16]);
+    let mask: &[u8; 16] = MASK[r..r + 16].try_into().unwrap_or(&[0; 16]);
+    // SAFETY: SSE2 is part of the x86_64 baseline, so every intrinsic here is available; the
+    // only memory accesses are `_mm_loadu_si128` (any alignment) of arrays of exactly 16 bytes.
+    let sum = unsafe {
+        let load = |chunk: &[u8; 16]| -> __m128i { _mm_loadu_si128(chunk.as_ptr().cast()) };
+        let zero = _mm_setzero_si128();
+        let mut acc = zero;
+        for chunk in chunks {
+            acc = _mm_add_epi64(acc, _mm_sad_epu8(load(chunk), zero));
+        }
+        if r > 0 {
+            let tail = _mm_and_si128(load(last), load(mask));
+            acc = _mm_add_epi64(acc, _mm_sad_epu8(tail, zero));
+        }
+        _mm_cvtsi128_si64(acc).wrapping_add(_mm_cvtsi128_si64(_mm_unpackhi_epi64(acc, acc)))
+    };
     (sum & 0xff) as u8
 }
 
@@ -99,5 +159,18 @@ mod tests {
         });
         let big = vec![200u8; 100_000];
         assert_eq!(checksum(&big) as u32, (200u32 * 100_000) % 256);
+    }
+
+    #[test]
+    fn checksum_equals_the_portable_sum_at_every_length_and_offset() {
+        let bytes: Vec<u8> = (0..300u32).map(|i| (i * 97 + 13) as u8).collect();
+        for start in 0..17 {
+            for end in start..bytes.len() {
+                let s = &bytes[start..end];
+                let reference = s.iter().map(|&b| u32::from(b)).sum::<u32>() % 256;
+                assert_eq!(u32::from(checksum(s)), reference, "{start}..{end}");
+                assert_eq!(checksum_portable(s), checksum(s));
+            }
+        }
     }
 }

@@ -10,9 +10,9 @@
 //! up on everything it does not handle (repeating groups, malformed tags, any doubt).
 //! `tests/dict_fast_path.rs` compares both on mutated messages.
 
-use super::format::{format_ok, is_int, value_ok};
+use super::format::{format_ok, is_int, is_timestamp, value_ok};
 use super::{Dictionary, FieldDef, FieldType, Layout, bit};
-use crate::field::{data_tag_for_length, is_decimal, quick_field};
+use crate::field::{data_tag_for_length, find_soh, is_decimal};
 
 /// The field is defined in the dictionary.
 const DEFINED: u8 = 1;
@@ -139,6 +139,7 @@ fn value_passes(d: &Dictionary, e: FastEntry, v: &[u8]) -> bool {
                 is_int(v)
             }
             FieldType::Float => is_decimal(v),
+            FieldType::UtcTimestamp => is_timestamp(v),
             t => format_ok(t, v),
         };
         if !ok {
@@ -191,65 +192,92 @@ pub(crate) fn proves_valid(td: &Dictionary, ad: &Dictionary, msg: &[u8]) -> bool
     }
 }
 
+/// The field at `p` when it has the plain shape (a tag up to `MAX_FAST_TAG`, '=', a value ended
+/// by SOH): (tag, value start, value end). A byte-at-a-time tag loop: measured faster than
+/// reading the tag a word at a time, whose fixed cost exceeds two to four digits.
+#[inline(always)]
+fn plain_field(msg: &[u8], p: usize) -> Option<(u32, usize, usize)> {
+    let mut tag = 0u32;
+    let mut i = p;
+    loop {
+        let b = *msg.get(i)?;
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            if b != b'=' || tag == 0 {
+                return None;
+            }
+            break;
+        }
+        tag = tag * 10 + u32::from(d);
+        if tag > MAX_FAST_TAG {
+            return None;
+        }
+        i += 1;
+    }
+    let vs = i + 1;
+    let k = find_soh(msg.get(vs..)?)?;
+    Some((tag, vs, vs + k))
+}
+
 #[inline(always)]
 fn run<const W: usize>(td: &Dictionary, ad: &Dictionary, msg: &[u8]) -> bool {
     let mut hseen = [0u64; W];
     let mut bseen = [0u64; W];
-    // 0: header, 1: body, 2: trailer.
-    let mut section = 0u8;
-    let mut msg_type: Option<&[u8]> = None;
-    let mut body: Option<(&Dictionary, &Layout)> = None;
+    let n = msg.len();
     let mut p = 0usize;
-    // Each turn consumes at least three bytes: bounded by the message length.
-    while p < msg.len() {
-        let Some((tag, vs, ve)) = quick_field(msg, p) else {
+    let mut msg_type: Option<&[u8]> = None;
+    // The header, up to the first field that is not a header field. Three loops (header, then
+    // body and trailer) rather than one with a section variable: fewer live values per loop, so
+    // the compiler keeps them in registers. Every turn consumes at least three bytes.
+    let first = loop {
+        if p >= n {
+            break None;
+        }
+        let Some((tag, vs, ve)) = plain_field(msg, p) else {
             return false;
         };
-        let v = &msg[vs..ve];
         p = ve + 1;
         let e = td.entry(tag);
-        // Data fields (read by length) are the general algorithm's business.
-        if v.is_empty() || e.flags & DATA_LENGTH != 0 {
+        if e.flags & HEADER == 0 {
+            break Some((tag, vs, ve, e));
+        }
+        let v = &msg[vs..ve];
+        if v.is_empty()
+            || e.flags & (ENVELOPE_GROUP | DATA_LENGTH) != 0
+            || !first_time(&mut hseen, e.idx)
+            || !value_passes(td, e, v)
+        {
             return false;
         }
-        if e.flags & (HEADER | TRAILER) != 0 {
-            if e.flags & ENVELOPE_GROUP != 0 {
-                return false;
-            }
-            if e.flags & HEADER != 0 {
-                if section != 0 {
-                    return false;
-                }
-                if tag == 35 {
-                    msg_type = Some(v);
-                }
-            } else {
-                section = 2;
-            }
-            if !first_time(&mut hseen, e.idx) || !value_passes(td, e, v) {
+        if tag == 35 {
+            msg_type = Some(v);
+        }
+    };
+    let Some((bd, layout)) = msg_type.and_then(|mt| resolve(td, ad, mt)) else {
+        return false;
+    };
+    let same = std::ptr::eq(bd, td);
+    let mut in_trailer = false;
+    let mut next = first;
+    while let Some((tag, vs, ve, e)) = next {
+        let v = &msg[vs..ve];
+        // Data fields (read by length) are the general algorithm's business; so are header
+        // fields after the body (out of order).
+        if v.is_empty() || e.flags & (HEADER | DATA_LENGTH) != 0 {
+            return false;
+        }
+        if e.flags & TRAILER != 0 {
+            in_trailer = true;
+            if e.flags & ENVELOPE_GROUP != 0
+                || !first_time(&mut hseen, e.idx)
+                || !value_passes(td, e, v)
+            {
                 return false;
             }
         } else {
-            if section == 2 {
-                return false;
-            }
-            section = 1;
-            let (bd, layout) = match body {
-                Some(b) => b,
-                None => {
-                    let Some(b) = msg_type.and_then(|mt| resolve(td, ad, mt)) else {
-                        return false;
-                    };
-                    body = Some(b);
-                    b
-                }
-            };
-            let be = if std::ptr::eq(bd, td) {
-                e
-            } else {
-                bd.entry(tag)
-            };
-            if be.flags & DEFINED == 0
+            let be = if same { e } else { bd.entry(tag) };
+            if in_trailer
+                || be.flags & DEFINED == 0
                 || !bit(&layout.plain, u32::from(be.idx))
                 || !first_time(&mut bseen, be.idx)
                 || !value_passes(bd, be, v)
@@ -257,14 +285,16 @@ fn run<const W: usize>(td: &Dictionary, ad: &Dictionary, msg: &[u8]) -> bool {
                 return false;
             }
         }
+        next = if p >= n {
+            None
+        } else {
+            let Some((tag, vs, ve)) = plain_field(msg, p) else {
+                return false;
+            };
+            p = ve + 1;
+            Some((tag, vs, ve, td.entry(tag)))
+        };
     }
-    let layout = match body {
-        Some((_, l)) => l,
-        None => match msg_type.and_then(|mt| resolve(td, ad, mt)) {
-            Some((_, l)) => l,
-            None => return false,
-        },
-    };
     all_present(&td.header.required_masks, &hseen) && all_present(&layout.required_masks, &bseen)
 }
 

@@ -91,7 +91,7 @@ fn is_time(v: &[u8]) -> bool {
 
 /// `YYYYMMDD-HH:MM:SS[.f{1,9}]`, with two word loads instead of a byte at a time.
 #[inline]
-fn is_timestamp(v: &[u8]) -> bool {
+pub(crate) fn is_timestamp(v: &[u8]) -> bool {
     match (word8(v), v.get(8), v.get(9..).and_then(word8)) {
         (Some(date), Some(b'-'), Some(time)) => {
             date_word(date) && time_word(time) && fraction_ok(&v[17..])
