@@ -431,7 +431,7 @@ class OrderSender : public FIX::Application {
       otherApp_.fetch_add(1);
       return;
     }
-    if (o_.mode != "orders") return;
+    if (!ordersMode_) return;
     bool possDup =
         h.isSetField(FIX::FIELD::PossDupFlag) && h.getField(FIX::FIELD::PossDupFlag) == "Y";
     long id = 0;
@@ -720,6 +720,7 @@ class OrderSender : public FIX::Application {
 
   const Options& o_;
   const long n_;
+  const bool ordersMode_ = o_.mode == "orders";
   Ver ver_ = Ver::FIX44;
 
   std::mutex mu_;
