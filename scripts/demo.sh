@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# The main job: the demo on an embedded default configuration.
+# The main job: `fixd demo` on its embedded default configuration (an acceptor and an initiator in
+# one process exchange orders and execution reports; prints session states and round-trip latency
+# percentiles). Extra arguments go to `fixd demo`, e.g. `bash scripts/demo.sh --orders 50000`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -d crates/fixd ]; then
-  exec cargo run --release --locked -p fixd -- demo "$@"
-fi
-exec cargo run --release --locked -p fix-codec --example demo "$@"
+exec cargo run --release --locked -p fixd -- demo "$@"

@@ -200,7 +200,7 @@ pub fn run(opts: &RunOptions, signals: &TermSignals) -> Result<(), CommandError>
         .unwrap_or(fix_engine::DEFAULT_STOP_TIMEOUT)
         .min(MAX_STOP_WAIT);
     tracing::info!(
-        signal,
+        signal = %signal,
         "stopping: logging out every session (waiting at most {wait:?})"
     );
     let (handles, _) = live_sessions(&engine);
