@@ -15,23 +15,27 @@ use fix_engine::config::{Config, EndpointPolicy, SeqNumReset, SessionSettings, T
 use fix_testkit::proxy::{Mode, Proxy};
 
 // The seed's four examples, verbatim but for the placeholders.
-const SNIPPET_1: &str = "FixLayer.FixEngine.Session.MySession.EnableAutoSwitchToBackupConnection = true
+const SNIPPET_1: &str =
+    "FixLayer.FixEngine.Session.MySession.EnableAutoSwitchToBackupConnection = true
 FixLayer.FixEngine.Session.MySession.Backup.Host = <backup server host>
 FixLayer.FixEngine.Session.MySession.Backup.Port = <backup server port>
 ";
-const SNIPPET_2: &str = "FixLayer.FixEngine.Session.MySession.EnableAutoSwitchToBackupConnection = true
+const SNIPPET_2: &str =
+    "FixLayer.FixEngine.Session.MySession.EnableAutoSwitchToBackupConnection = true
 FixLayer.FixEngine.Session.MySession.Backup.EnableAutoSwitchToBackupConnection = true
 FixLayer.FixEngine.Session.MySession.Backup.Host = <backup server host>
 FixLayer.FixEngine.Session.MySession.Backup.Port = <backup server port>
 ";
-const SNIPPET_3: &str = "FixLayer.FixEngine.Session.MySession.EnableAutoSwitchToBackupConnection = true
+const SNIPPET_3: &str =
+    "FixLayer.FixEngine.Session.MySession.EnableAutoSwitchToBackupConnection = true
 FixLayer.FixEngine.Session.MySession.EnableCyclicSwitchBackupConnection = true
 FixLayer.FixEngine.Session.MySession.Backup.EnableAutoSwitchToBackupConnection = true
 FixLayer.FixEngine.Session.MySession.Backup.EnableCyclicSwitchBackupConnection = true
 FixLayer.FixEngine.Session.MySession.Backup.Host = <backup server host>
 FixLayer.FixEngine.Session.MySession.Backup.Port = <backup server port>
 ";
-const SNIPPET_4: &str = "FixLayer.FixEngine.Session.MySession.EnableAutoSwitchToBackupConnection = true
+const SNIPPET_4: &str =
+    "FixLayer.FixEngine.Session.MySession.EnableAutoSwitchToBackupConnection = true
 FixLayer.FixEngine.Session.MySession.EnableCyclicSwitchBackupConnection = true
 FixLayer.FixEngine.Session.MySession.ForceSeqNumReset = 2
 FixLayer.FixEngine.Session.MySession.Backup.EnableAutoSwitchToBackupConnection = true
@@ -83,15 +87,24 @@ fn revive(p: &Proxy) {
 /// Waits until the session is logged on through endpoint `ep`.
 fn established_on(h: &fix_engine::SessionHandle, ep: usize) {
     // The endpoint is stored before the connect starts, so it is current once ESTABLISHED is.
-    let r = h.wait_for(WAIT, |s| s == SessionState::Established && h.endpoint() == ep);
-    assert!(r.is_ok(), "not established on {ep}: {r:?}, on {}", h.endpoint());
+    let r = h.wait_for(WAIT, |s| {
+        s == SessionState::Established && h.endpoint() == ep
+    });
+    assert!(
+        r.is_ok(),
+        "not established on {ep}: {r:?}, on {}",
+        h.endpoint()
+    );
 }
 
 /// Polls `cond` (bounded by [`WAIT`]): for numbers published by another engine's thread.
 fn wait_until(what: &str, cond: impl Fn() -> bool) {
     let until = std::time::Instant::now() + WAIT;
     while !cond() {
-        assert!(std::time::Instant::now() < until, "timed out waiting for {what}");
+        assert!(
+            std::time::Instant::now() < until,
+            "timed out waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(1));
     }
 }
@@ -218,7 +231,11 @@ fn fixedge_4_force_seq_num_reset_2_resets_at_every_logon_to_either_server() {
     order(&h, "A");
     order(&h, "B");
     wait_until("A and B sent", || h.next_sender_seq() == 4);
-    expect(&v.rx, "B", |e| matches!(e, Ev::Message(m) if field(m, 11).as_deref() == Some("B")));
+    expect(
+        &v.rx,
+        "B",
+        |e| matches!(e, Ev::Message(m) if field(m, 11).as_deref() == Some("B")),
+    );
     kill(&ps[0]);
     established_on(&h, 1);
     // Reset: the Logon was 1 on both sides.
@@ -235,7 +252,10 @@ fn fixedge_4_force_seq_num_reset_2_resets_at_every_logon_to_either_server() {
     }
     let l = logons(&evs);
     assert_eq!(l.len(), 3, "{evs:#?}");
-    assert!(l.iter().all(|(seq, flag)| seq == "1" && flag == "Y"), "{l:?}");
+    assert!(
+        l.iter().all(|(seq, flag)| seq == "1" && flag == "Y"),
+        "{l:?}"
+    );
     assert_eq!(count_logons(&evs, true), 3);
 }
 
@@ -272,17 +292,16 @@ fn force_seq_num_reset_0_continues_numbers_across_a_switch_and_resends_the_gap()
     wait_until("B and C sent", || h.next_sender_seq() == 5);
     kill(&ps[0]);
     established_on(&h, 1);
-    let evs: Vec<Ev> = collect_until(&v.rx, "C resent", |e| {
-        matches!(e, Ev::Message(m) if field(m, 11).as_deref() == Some("C"))
-    })
+    let evs: Vec<Ev> = collect_until(
+        &v.rx,
+        "C resent",
+        |e| matches!(e, Ev::Message(m) if field(m, 11).as_deref() == Some("C")),
+    )
     .into_iter()
     .map(|(_, e)| e)
     .collect();
     // The venue saw the gap and got B and C again, flagged as possible duplicates.
-    assert!(
-        evs.iter().any(|e| matches!(e, Ev::Gap(3, _))),
-        "{evs:#?}"
-    );
+    assert!(evs.iter().any(|e| matches!(e, Ev::Gap(3, _))), "{evs:#?}");
     let resent: Vec<(String, String)> = evs
         .iter()
         .filter_map(|e| match e {
@@ -290,10 +309,7 @@ fn force_seq_num_reset_0_continues_numbers_across_a_switch_and_resends_the_gap()
             _ => None,
         })
         .collect();
-    assert_eq!(
-        resent,
-        [("B".into(), "Y".into()), ("C".into(), "Y".into())]
-    );
+    assert_eq!(resent, [("B".into(), "Y".into()), ("C".into(), "Y".into())]);
     // Numbers carried over the switch: the Logon took the next one, no reset anywhere.
     let client_evs: Vec<Ev> = rx.try_iter().map(|(_, e)| e).collect();
     let l = logons(&client_evs);
@@ -328,7 +344,9 @@ fn force_seq_num_reset_1_resets_only_the_first_logon() {
     established_on(&h, 1);
     revive(&ps[0]);
     kill(&ps[1]);
-    let r = h.wait_for(WAIT, |s| s == SessionState::Established && h.endpoint() == 0);
+    let r = h.wait_for(WAIT, |s| {
+        s == SessionState::Established && h.endpoint() == 0
+    });
     let evs: Vec<Ev> = rx.try_iter().map(|(_, e)| e).collect();
     let vevs: Vec<Ev> = v.rx.try_iter().map(|(_, e)| e).collect();
     assert!(r.is_ok(), "{evs:#?} {vevs:#?}");

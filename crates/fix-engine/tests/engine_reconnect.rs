@@ -31,7 +31,11 @@ fn count(evs: &[Ev], pred: impl Fn(&Ev) -> bool) -> usize {
 fn max_tries_is_an_exact_count_with_the_interval_then_gives_up() {
     let v = venue();
     let p = Proxy::start_in(v.addr(), Mode::Refuse).unwrap();
-    let (_e, h, rx) = client(initiator(p.port(), Tries::Limited(3), INTERVAL).build().unwrap());
+    let (_e, h, rx) = client(
+        initiator(p.port(), Tries::Limited(3), INTERVAL)
+            .build()
+            .unwrap(),
+    );
     // Waiters see the terminated state only once the loop is over.
     assert_eq!(
         h.wait_terminated(WAIT).unwrap(),
@@ -154,7 +158,8 @@ fn a_peer_that_accepts_tcp_but_never_answers_the_logon_is_a_failed_attempt() {
     assert_eq!(p.accepted(), 3, "TCP connected every time: {evs:#?}");
     assert!(evs.contains(&Ev::GaveUp(3)), "{evs:#?}");
     assert_eq!(
-        count(&evs, |e| *e == Ev::Warning("timed out waiting for Logon".into())),
+        count(&evs, |e| *e
+            == Ev::Warning("timed out waiting for Logon".into())),
         3
     );
     assert_eq!(count(&evs, |e| matches!(e, Ev::SentLogon(_))), 3);
@@ -164,7 +169,11 @@ fn a_peer_that_accepts_tcp_but_never_answers_the_logon_is_a_failed_attempt() {
 fn a_peer_that_accepts_tcp_then_drops_is_a_failed_attempt() {
     let v = venue();
     let p = Proxy::start_in(v.addr(), Mode::Drop).unwrap();
-    let (_e, h, rx) = client(initiator(p.port(), Tries::Limited(2), INTERVAL).build().unwrap());
+    let (_e, h, rx) = client(
+        initiator(p.port(), Tries::Limited(2), INTERVAL)
+            .build()
+            .unwrap(),
+    );
     assert_eq!(
         h.wait_terminated(WAIT).unwrap(),
         SessionState::NonGracefullyTerminated
@@ -182,7 +191,11 @@ fn a_rejected_logon_is_a_failed_attempt_and_the_loop_goes_on() {
         Mode::Respond(logout_frame("VENUE", "CLIENT", "not today")),
     )
     .unwrap();
-    let (_e, h, rx) = client(initiator(p.port(), Tries::Unlimited, INTERVAL).build().unwrap());
+    let (_e, h, rx) = client(
+        initiator(p.port(), Tries::Unlimited, INTERVAL)
+            .build()
+            .unwrap(),
+    );
     for _ in 0..2 {
         expect(&rx, "rejection", |e| *e == Ev::Logout("not today".into()));
     }
@@ -313,7 +326,8 @@ fn disconnect_non_gracefully_stops_the_loop_after_a_loss_and_connect_restarts_it
         SessionState::NonGracefullyTerminated
     );
     // An explicit connect starts a new loop at once.
-    h.connect(None, fix_engine::ConnectPhase::Reconnect).unwrap();
+    h.connect(None, fix_engine::ConnectPhase::Reconnect)
+        .unwrap();
     h.wait_for_state(SessionState::Established, WAIT).unwrap();
     assert_eq!(p.accepted(), 2);
 }

@@ -363,7 +363,10 @@ fn register(inner: &Inner, client: &TcpStream, upstream: Option<&TcpStream>) -> 
 }
 
 fn unregister(inner: &Inner, client: &TcpStream) {
-    let Ok(me) = client.local_addr().and_then(|l| Ok((l, client.peer_addr()?))) else {
+    let Ok(me) = client
+        .local_addr()
+        .and_then(|l| Ok((l, client.peer_addr()?)))
+    else {
         return;
     };
     inner.lock().conns.retain(|(c, _)| {
@@ -545,7 +548,10 @@ mod tests {
         c.write_all(b"hello").unwrap();
         let mut buf = [0u8; 8];
         let e = c.read(&mut buf).unwrap_err();
-        assert!(matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut));
+        assert!(matches!(
+            e.kind(),
+            ErrorKind::WouldBlock | ErrorKind::TimedOut
+        ));
         assert!(p.wait_accepted(3, Duration::from_secs(5)));
         p.cut();
         c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -554,7 +560,10 @@ mod tests {
         p.set_mode(Mode::Drop).unwrap();
         let mut c = TcpStream::connect(p.addr()).unwrap();
         c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        assert!(matches!(c.read(&mut buf), Ok(0) | Err(_)), "dropped at once");
+        assert!(
+            matches!(c.read(&mut buf), Ok(0) | Err(_)),
+            "dropped at once"
+        );
 
         p.set_mode(Mode::Forward).unwrap();
         assert_eq!(roundtrip(p.addr()).unwrap(), b"ping");

@@ -137,7 +137,10 @@ impl IoThread {
             let a = rc.selector.start_at(j);
             rc.phase = Phase::Attempting;
             rc.stopped = false;
-            slot.handle.shared.hold_terminal.store(true, Ordering::Relaxed);
+            slot.handle
+                .shared
+                .hold_terminal
+                .store(true, Ordering::Relaxed);
             self.use_endpoint_config(s, a.endpoint);
             self.start_connect(s, Some(a.endpoint), phase);
             return;
@@ -177,12 +180,10 @@ impl IoThread {
         };
         let state = slot.session.state();
         match rc.phase {
-            Phase::Attempting | Phase::Up if state == SessionState::Established => {
-                if rc.phase == Phase::Attempting {
-                    rc.phase = Phase::Up;
-                    rc.logged_on_once = true;
-                    rc.selector.connected();
-                }
+            Phase::Attempting if state == SessionState::Established => {
+                rc.phase = Phase::Up;
+                rc.logged_on_once = true;
+                rc.selector.connected();
             }
             Phase::Attempting | Phase::Up if state.is_terminated() && slot.conn.is_none() => {
                 let was_up = rc.phase == Phase::Up;
