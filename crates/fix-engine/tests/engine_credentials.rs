@@ -99,10 +99,13 @@ fn configured_credentials_accept_the_right_logon_and_refuse_wrong_ones() {
     );
 }
 
+/// Session name, username and password of one check.
+type Asked = (String, Option<String>, Option<String>);
+
 /// Refuses `mallory`; remembers what it was asked.
 #[derive(Default)]
 struct Gatekeeper {
-    asked: Mutex<Vec<(String, Option<String>, Option<String>)>>,
+    asked: Mutex<Vec<Asked>>,
 }
 
 impl Application for Gatekeeper {

@@ -19,7 +19,8 @@ pub const DEFAULT_LISTEN_ADDRESS: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 #[non_exhaustive]
 pub struct EngineSettings {
     /// `ListenPort`: the port acceptor sessions without their own `Port` (and unregistered
-    /// acceptors) listen on. `None`: no engine-wide listener.
+    /// acceptors) listen on. `None`: no engine-wide listener; `Some(0)`: a free port chosen by
+    /// the OS (see `Engine::listen_addr`).
     pub listen_port: Option<u16>,
     /// `ListenAddress`: the address the engine-wide listener binds (default 127.0.0.1).
     pub listen_address: IpAddr,
@@ -172,11 +173,13 @@ impl Default for ReconnectSettings {
 pub struct EndpointSettings {
     /// `Host`: where to connect (initiators); `None` for acceptors.
     pub host: Option<String>,
-    /// `Port`: the port to connect to (initiator) or listen on (acceptor).
+    /// `Port`: the port to connect to (initiator) or listen on (acceptor). An acceptor's 0 means
+    /// the engine-wide listener when there is one, else a listener of its own on a free port
+    /// chosen by the OS (`SessionHandle::listen_addr`); an initiator's 0 is invalid.
     pub port: u16,
     /// CompIDs, SubIDs, LocationIDs.
     pub ids: SessionIds,
-    /// `Username` / `Password`.
+    /// `Username` / `Password`: sent in an initiator's Logon; what an acceptor requires.
     pub credentials: Credentials,
     /// `HeartBtInt <108>` in seconds (default 30).
     pub heart_bt_int: u32,
