@@ -524,3 +524,40 @@ impl Drop for KillOnDrop {
         }
     }
 }
+
+#[test]
+fn run_exits_1_when_the_port_is_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    let port = taken.local_addr().unwrap().port();
+    let cfg = write_config(
+        dir.path(),
+        "taken.properties",
+        &format!(
+            "IdleStrategy = block\n\
+             StorageType = transient\n\
+             ListenPort = {port}\n\
+             FixLayer.FixEngine.Sessions = S\n\
+             FixLayer.FixEngine.Session.S.Role = Acceptor\n\
+             FixLayer.FixEngine.Session.S.Version = FIX.4.4\n\
+             FixLayer.FixEngine.Session.S.SenderCompID = A\n\
+             FixLayer.FixEngine.Session.S.TargetCompID = B\n"
+        ),
+    );
+    let mut cmd = fixd();
+    cmd.arg("run")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--admin-socket")
+        .arg(dir.path().join("admin.sock"));
+    let out = run_bounded(cmd, Duration::from_secs(30));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("fixd: cannot start the engine: "),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
+    assert!(!dir.path().join("admin.sock").exists());
+    drop(taken);
+}
