@@ -1,7 +1,8 @@
 //! `fixd demo`: an acceptor (the built-in `executor`, a simulated venue) and an initiator in one
 //! process, on an embedded configuration and a free loopback port. The initiator logs on, sends
-//! NewOrderSingles one at a time, measures each round trip to its ExecutionReport, logs out, and
-//! the demo prints the sessions' states and the latency percentiles.
+//! NewOrderSingles (one at a time, or a window of them), measures each round trip to its
+//! ExecutionReport, logs out, and the demo prints the sessions' states and the latency
+//! percentiles.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -23,7 +24,9 @@ pub const DEMO_CONFIG: &str = include_str!("demo.properties");
 pub const DEFAULT_ORDERS: u64 = 10_000;
 /// Most orders one run accepts (bounds the run time).
 pub const MAX_ORDERS: u64 = 10_000_000;
-/// How long one order may wait for its execution report before the demo fails.
+/// Most orders in flight (`--window`): the engine's bound on a session's queued sends.
+pub const MAX_WINDOW: usize = fix_engine::MAX_SEND_BUFFERS;
+/// How long the demo waits for the next execution report before it fails.
 pub const REPORT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the logon and the logout may take.
 const SESSION_TIMEOUT: Duration = Duration::from_secs(10);
@@ -47,8 +50,8 @@ pub struct DemoReport {
 type Arrival = (u64, Instant);
 
 /// The initiator's application: timestamps each ExecutionReport on the I/O thread and passes
-/// `(order number, arrival)` to the sending thread. The channel is bounded and never full (one
-/// order in flight), so the callback never blocks.
+/// `(order number, arrival)` to the sending thread. The channel is bounded and never full (it has
+/// room for every order in flight), so the callback never blocks.
 struct Client {
     tx: Sender<Arrival>,
     unmatched: AtomicU64,
@@ -137,13 +140,15 @@ fn send_order(client: &SessionHandle, i: u64) -> Result<(), EngineError> {
     }
 }
 
-/// Runs the demo with `orders` orders.
+/// Runs the demo: `orders` orders, at most `window` of them unanswered at any time (1 = one at a
+/// time, the pure round trip; more = a pipelined stream, where queueing adds to the round trip).
 ///
 /// # Errors
 /// [`CommandError::failure`] when the engine cannot start, the logon or an execution report
 /// does not arrive in time, or the configuration does not resolve (a bug in the embedded text).
-pub fn run(orders: u64) -> Result<DemoReport, CommandError> {
+pub fn run(orders: u64, window: usize) -> Result<DemoReport, CommandError> {
     let orders = orders.clamp(1, MAX_ORDERS);
+    let window = window.clamp(1, MAX_WINDOW);
     let fail =
         |what: &str, e: &dyn std::fmt::Display| CommandError::failure(format!("{what}: {e}"));
     let config = Config::from_str(DEMO_CONFIG, "<embedded demo configuration>")
@@ -172,7 +177,8 @@ pub fn run(orders: u64) -> Result<DemoReport, CommandError> {
         .ok_or_else(|| CommandError::failure("the engine does not listen"))?;
     client_settings.primary.port = addr.port();
 
-    let (tx, rx): (Sender<Arrival>, Receiver<Arrival>) = crossbeam_channel::bounded(16);
+    // Room for every order in flight: the callback's `try_send` never finds it full.
+    let (tx, rx): (Sender<Arrival>, Receiver<Arrival>) = crossbeam_channel::bounded(window + 16);
     let app = Arc::new(Client {
         tx,
         unmatched: AtomicU64::new(0),
@@ -201,34 +207,40 @@ pub fn run(orders: u64) -> Result<DemoReport, CommandError> {
         .map_err(|e| fail("histogram", &e))?;
     let mut reports = 0u64;
     let mut sent = 0u64;
+    // Send time of each order in flight, in slot `order % window`: a report whose order is not
+    // in its slot (there are none unless the venue misbehaves) is ignored.
+    let mut in_flight: Vec<Option<(u64, Instant)>> = vec![None; window];
+    let mut outstanding = 0usize;
     let run_start = Instant::now();
     let mut error = None;
-    for i in 0..orders {
-        let t0 = Instant::now();
-        if let Err(e) = send_order(&client, i) {
-            error = Some(format!("order {i} not sent: {e}"));
-            break;
-        }
-        sent += 1;
-        // Stale reports (there are none with one order in flight) are skipped, within the bound.
-        let deadline = t0 + REPORT_TIMEOUT;
-        let got = loop {
-            match rx.recv_deadline(deadline) {
-                Ok((n, at)) if n == i => break Some(at),
-                Ok(_) => continue,
-                Err(_) => break None,
+    'run: while reports < orders {
+        while sent < orders && outstanding < window {
+            let t0 = Instant::now();
+            if let Err(e) = send_order(&client, sent) {
+                error = Some(format!("order {sent} not sent: {e}"));
+                break 'run;
             }
-        };
-        let Some(at) = got else {
+            in_flight[(sent % window as u64) as usize] = Some((sent, t0));
+            sent += 1;
+            outstanding += 1;
+        }
+        let Ok((n, at)) = rx.recv_timeout(REPORT_TIMEOUT) else {
             error = Some(format!(
-                "no execution report for order {i} within {REPORT_TIMEOUT:?} (CLIENT is {})",
+                "no execution report within {REPORT_TIMEOUT:?} ({outstanding} outstanding, CLIENT is {})",
                 client.state()
             ));
             break;
         };
-        reports += 1;
-        let rtt = at.saturating_duration_since(t0).as_nanos() as u64;
-        hist.saturating_record(rtt.clamp(1, 60_000_000_000));
+        let slot = &mut in_flight[(n % window as u64) as usize];
+        match slot.take() {
+            Some((m, t0)) if m == n => {
+                reports += 1;
+                outstanding -= 1;
+                let rtt = at.saturating_duration_since(t0).as_nanos() as u64;
+                hist.saturating_record(rtt.clamp(1, 60_000_000_000));
+            }
+            other => *slot = other,
+        }
     }
     let elapsed = run_start.elapsed();
 
@@ -238,7 +250,12 @@ pub fn run(orders: u64) -> Result<DemoReport, CommandError> {
     );
     let _ = writeln!(
         out,
-        "round-trip latency NewOrderSingle -> ExecutionReport (one in flight): {}",
+        "round-trip latency NewOrderSingle -> ExecutionReport ({} in flight): {}",
+        if window == 1 {
+            "one".to_owned()
+        } else {
+            format!("up to {window}")
+        },
         status::percentiles(&hist)
     );
     let _ = writeln!(

@@ -65,9 +65,12 @@ enum Command {
     /// An acceptor and an initiator in one process exchange orders and execution reports on an
     /// embedded configuration; prints session states and round-trip latency percentiles.
     Demo {
-        /// Orders to send (one in flight at a time).
+        /// Orders to send.
         #[arg(long, value_name = "N", default_value_t = fixd::demo::DEFAULT_ORDERS)]
         orders: u64,
+        /// Orders in flight at most (1..=1024): 1 measures the pure round trip, more a stream.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        window: usize,
         /// Prints the embedded configuration and exits.
         #[arg(long)]
         print_config: bool,
@@ -131,6 +134,7 @@ fn main() -> ExitCode {
         }
         Command::Demo {
             orders,
+            window,
             print_config,
         } => {
             if print_config {
@@ -138,7 +142,7 @@ fn main() -> ExitCode {
                 Ok(())
             } else {
                 init_tracing("warn");
-                fixd::demo::run(orders).map(|r| print!("{}", r.text))
+                fixd::demo::run(orders, window).map(|r| print!("{}", r.text))
             }
         }
     };

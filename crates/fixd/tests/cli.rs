@@ -561,3 +561,24 @@ fn run_exits_1_when_the_port_is_taken() {
     assert!(!dir.path().join("admin.sock").exists());
     drop(taken);
 }
+
+#[test]
+fn demo_streams_with_a_window() {
+    let mut cmd = fixd();
+    cmd.args(["demo", "--orders", "500", "--window", "32"]);
+    let out = run_bounded(cmd, Duration::from_secs(60));
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("orders sent: 500, execution reports received: 500"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ExecutionReport (up to 32 in flight): n=500 p50="),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  CLIENT   CORRECTLY_TERMINATED"),
+        "{stdout}"
+    );
+}
