@@ -409,6 +409,7 @@ class OrderSender : public FIX::Application {
   void toAdmin(FIX::Message& m, const FIX::SessionID&) override {
     const std::string& t = m.getHeader().getField(FIX::FIELD::MsgType);
     if (t == "2") resendRequestsSent_.fetch_add(1);
+    if (t == "3") sessionRejectsSent_.fetch_add(1);
     if (t == "A" && m.isSetField(FIX::FIELD::ResetSeqNumFlag) &&
         m.getField(FIX::FIELD::ResetSeqNumFlag) == "Y")
       resetLogonsSent_.fetch_add(1);
@@ -684,6 +685,7 @@ class OrderSender : public FIX::Application {
         << " seq_resets_received=" << seqResetsReceived_.load()
         << " reset_logons_sent=" << resetLogonsSent_.load()
         << " session_rejects_received=" << sessionRejectsReceived_.load()
+        << " session_rejects_sent=" << sessionRejectsSent_.load()
         << " aborted=" << (aborted ? 1 : 0) << "\n";
     if (o_.latency && o_.mode == "orders") {
       std::vector<int64_t> v(latencies_);
@@ -751,6 +753,7 @@ class OrderSender : public FIX::Application {
   std::atomic<long> seqResetsReceived_{0};
   std::atomic<long> resetLogonsSent_{0};
   std::atomic<long> sessionRejectsReceived_{0};
+  std::atomic<long> sessionRejectsSent_{0};
   std::atomic<long> otherApp_{0};
 };
 
