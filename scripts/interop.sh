@@ -109,7 +109,7 @@ acceptor_start() {
       ;;
   esac
   ACC_PID=$!
-  wait_listening "$PORT" || { echo "acceptor did not listen on $PORT within 5 s" >"$dir/why"; return 1; }
+  wait_listening "$PORT" || { echo "acceptor did not listen on $PORT within 30 s" >"$dir/why"; return 1; }
 }
 
 # acceptor_stop [graceful|abrupt]: SIGTERM (qf_peer logs out or, with --on-term abrupt, exits at
@@ -161,9 +161,10 @@ initiator_run() {
   esac
 }
 
+# Up to 30 s: QuickFIX needs about 4 s to load FIX50SP2.xml on a quiet machine, far more on a busy one.
 wait_listening() {
   local port="$1" i
-  for i in $(seq 100); do
+  for i in $(seq 600); do
     ss -Hltn "sport = :$port" | grep -q . && return 0
     sleep 0.05
   done
@@ -323,7 +324,7 @@ sc_detects_missing() {
   local ver="$1"
   acceptor_start "$ver" "$dir" N --drop 7 || return 1
   local rc=0
-  initiator_run "$ver" "$dir" initiator N --orders 20 --window 4 --timeout 3 || rc=$?
+  initiator_run "$ver" "$dir" initiator N --orders 20 --window 4 --timeout 5 || rc=$?
   [ "$rc" = 3 ] || echo "initiator rc=$rc, want 3 (timeout)" >>"$dir/why"
   check "$dir/initiator.report" orders_sent=20 reports_received=19 duplicates=0 missing=1
 }
