@@ -23,6 +23,9 @@
 //!    tag): `TagAppearsMoreThanOnce` (on the second occurrence), `TagSpecifiedWithoutValue`,
 //!    `IncorrectDataFormat`, `ValueIsIncorrect`, `InvalidTagNumber`, `TagNotDefinedForMessageType`,
 //!    `IncorrectNumInGroupCount`. Errors inside a repeating group rank right after its count field.
+//!    The header is the dictionary's header fields plus the tags QuickFIX always files there
+//!    (routing `115`/`116`/`128`/`129`/`142`-`145`, `97`, `369`, `1128`, ...), so such a tag the
+//!    dictionary does not define (`144` in FIX.4.0) is an `InvalidTagNumber` of the header.
 //!
 //! Repeating groups are delimited as QuickFIX does: an entry starts at the delimiter (the first field
 //! of the group in the dictionary), or at a group member already present in the current entry; the

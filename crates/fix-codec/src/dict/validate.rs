@@ -523,6 +523,11 @@ impl<'v, 'm, 's> Run<'v, 'm, 's> {
             } else if let Some(i) = hidx.filter(|&i| td.trailer.is_member(i)) {
                 section = Sec::Trailer;
                 self.top_field(Sec::Trailer, td, &td.trailer, i, &f, &mut sc)?;
+            } else if hidx.is_none() && !f.bad && is_quickfix_header_tag(f.tag) {
+                if section != Sec::Header && out_of_order.is_none() {
+                    out_of_order = Some(f);
+                }
+                self.undefined_header_field(&f);
             } else {
                 if section == Sec::Trailer && out_of_order.is_none() {
                     out_of_order = Some(f);
@@ -603,6 +608,23 @@ impl<'v, 'm, 's> Run<'v, 'm, 's> {
             self.group(d, &d.groups[gid as usize], sc, k)?;
         }
         Ok(())
+    }
+
+    /// A tag QuickFIX files under the header whatever the dictionary says, which the transport
+    /// dictionary does not define (`OnBehalfOfLocationID <144>` in FIX.4.0): QuickFIX validates
+    /// the header before the body, so this `InvalidTagNumber` outranks any body problem
+    /// (`fix40/ReverseRoute.def` expects 144 reported before a bad `OrdType <40>`).
+    fn undefined_header_field(&mut self, f: &Fld<'m>) {
+        let k = key(Sec::Header, f);
+        if self.hseen.insert(None, f.tag) {
+            self.offer(
+                k | SUB_REPEATED,
+                RejectReason::TagAppearsMoreThanOnce,
+                Some(f.tag),
+            );
+        } else if let Some(r) = self.check_field(self.td, None, f, None) {
+            self.offer(k | SUB_OWN, r, Some(f.tag));
+        }
     }
 
     fn body_field(&mut self, f: &Fld<'m>, sc: &mut Scanner<'m>) -> Result<(), ValidationError> {
@@ -703,6 +725,42 @@ impl<'v, 'm, 's> Run<'v, 'm, 's> {
         }
         Ok((entries, first_missing))
     }
+}
+
+/// The tags QuickFIX's `Message::isHeaderField` treats as header fields without consulting the
+/// dictionary: a message's header is whatever these and the dictionary's header fields are.
+fn is_quickfix_header_tag(tag: u32) -> bool {
+    matches!(
+        tag,
+        8 | 9
+            | 34
+            | 35
+            | 43
+            | 49
+            | 50
+            | 52
+            | 56
+            | 57
+            | 90
+            | 97
+            | 115
+            | 116
+            | 122
+            | 128
+            | 129
+            | 142
+            | 143
+            | 144
+            | 145
+            | 212
+            | 213
+            | 347
+            | 369
+            | 370
+            | 627
+            | 1128
+            | 1129
+    )
 }
 
 #[inline]
