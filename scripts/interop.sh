@@ -11,7 +11,8 @@
 # Everything runs inside a private network namespace (unshare -n, loopback only): QuickFIX 1.15
 # listens on all interfaces and cannot be told otherwise, so it must not see a real one.
 # Either side can be our fixd instead of qf_peer (--acceptor fixd / --initiator fixd); fixd is
-# started as `target/release/fixd run --config FILE --set KEY=VALUE...` (see docs/INTEROP.md).
+# started as `target/release/fixd run --config FILE --set KEY=VALUE...` (FIXD=path overrides it;
+# see docs/INTEROP.md).
 # Every wait is bounded; prints one line per scenario and `N passed, M failed`.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
