@@ -11,6 +11,7 @@
 //! `tests/dict_fast_path.rs` compares both on mutated messages.
 
 use super::format::{format_ok, is_int, is_timestamp, value_ok};
+use super::validate::is_quickfix_header_tag;
 use super::{Dictionary, FieldDef, FieldType, Layout, bit};
 use crate::field::{data_tag_for_length, find_soh, is_decimal};
 
@@ -28,6 +29,10 @@ const ENUM: u8 = 16;
 const FORMAT: u8 = 32;
 /// A length tag announcing a data field (whatever the dictionary says: the scanner's rule).
 const DATA_LENGTH: u8 = 64;
+/// Not defined here, but a tag QuickFIX always files under the header: the general algorithm
+/// reports it as a header field (`InvalidTagNumber`), so the fast path must not take it for a
+/// body field of an application dictionary that defines it.
+const UNDEFINED_HEADER: u8 = 128;
 
 /// Tags beyond this are left to the general algorithm, which bounds the table at 256 KiB.
 const MAX_FAST_TAG: u32 = u16::MAX as u32;
@@ -77,10 +82,11 @@ pub(crate) fn build_table(
         if data_tag_for_length(tag).is_some() {
             e.flags |= DATA_LENGTH;
         }
-        let Some(&slot) = tag_index.get(tag as usize) else {
-            continue;
-        };
+        let slot = tag_index.get(tag as usize).copied().unwrap_or(0);
         if slot == 0 {
+            if is_quickfix_header_tag(tag) {
+                e.flags |= UNDEFINED_HEADER;
+            }
             continue;
         }
         let i = u32::from(slot) - 1;
@@ -263,7 +269,7 @@ fn run<const W: usize>(td: &Dictionary, ad: &Dictionary, msg: &[u8]) -> bool {
         let v = &msg[vs..ve];
         // Data fields (read by length) are the general algorithm's business; so are header
         // fields after the body (out of order).
-        if v.is_empty() || e.flags & (HEADER | DATA_LENGTH) != 0 {
+        if v.is_empty() || e.flags & (HEADER | DATA_LENGTH | UNDEFINED_HEADER) != 0 {
             return false;
         }
         if e.flags & TRAILER != 0 {

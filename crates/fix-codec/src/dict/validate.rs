@@ -729,7 +729,7 @@ impl<'v, 'm, 's> Run<'v, 'm, 's> {
 
 /// The tags QuickFIX's `Message::isHeaderField` treats as header fields without consulting the
 /// dictionary: a message's header is whatever these and the dictionary's header fields are.
-fn is_quickfix_header_tag(tag: u32) -> bool {
+pub(crate) fn is_quickfix_header_tag(tag: u32) -> bool {
     matches!(
         tag,
         8 | 9
