@@ -74,8 +74,9 @@ stop_fixd() {
 trap stop_fixd EXIT
 trap 'exit 130' INT TERM
 
-# Wait (at most 30 s) for fixd to listen. The check connects and closes without data, exactly like
-# the runner's probe connection.
+# Wait (at most 30 s) until fixd says it runs: it logs `fixd running` once every session exists.
+# The port alone is not enough: the engine binds it before it has created the sessions, and a
+# Logon arriving in between is refused. Then one connection without data, like the runner's probe.
 ready=0
 for _ in $(seq 1 300); do
   if ! kill -0 "$FIXD_PID" 2>/dev/null; then
@@ -83,7 +84,7 @@ for _ in $(seq 1 300); do
     tail -n 40 "$LOG" >&2
     exit 1
   fi
-  if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+  if grep -q "fixd running" "$LOG" 2>/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
     ready=1
     break
   fi
