@@ -31,7 +31,11 @@ fn check(files: &[String]) -> ExitCode {
             }
         }
     }
-    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 fn run(args: &[String]) -> ExitCode {
@@ -76,7 +80,10 @@ fn run(args: &[String]) -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    eprintln!("fixd-shim: running, listening on {:?}", engine.listen_addrs());
+    eprintln!(
+        "fixd-shim: running, listening on {:?}",
+        engine.listen_addrs()
+    );
     let mut sig = 0;
     // SAFETY: `set` is an initialised signal set; `sig` is a valid out-pointer.
     unsafe { libc::sigwait(&set, &mut sig) };
