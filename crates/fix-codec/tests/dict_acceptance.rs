@@ -362,3 +362,52 @@ fn session_messages_of_the_scripts_are_valid() {
         }
     });
 }
+
+/// fix40/ReverseRoute.def: `OnBehalfOfLocationID <144>` and `DeliverToLocationID <145>` are not
+/// FIX.4.0 fields, but QuickFIX files them under the header, which it validates before the body,
+/// so the undefined tag outranks the bad `OrdType <40>`; an undefined body tag does not.
+#[test]
+fn reverse_route_undefined_header_tag_outranks_a_bad_body_value() {
+    let v = validator("FIX40.xml");
+    let order = "11=ID|21=3|38=100|40=w|54=1|55=INTC|60=<TIME>|";
+    let hdr = "35=D|34=6|49=TW40|52=<TIME>|56=ISLD|";
+    assert_eq!(
+        check(
+            &v,
+            "FIX.4.0",
+            &format!("{hdr}115=JCD|116=CS|144=CHI|{order}")
+        ),
+        err(InvalidTagNumber, 144)
+    );
+    assert_eq!(
+        check(
+            &v,
+            "FIX.4.0",
+            &format!("{hdr}128=JCD|129=CS|145=CHI|{order}")
+        ),
+        err(InvalidTagNumber, 145)
+    );
+    assert_eq!(
+        check(&v, "FIX.4.0", &format!("{hdr}128=JCD|129=CS|{order}")),
+        err(ValueIsIncorrect, 40)
+    );
+    assert_eq!(
+        check(
+            &v,
+            "FIX.4.0",
+            &format!("{hdr}128=JCD|129=CS|{order}4999=x|")
+        ),
+        err(ValueIsIncorrect, 40)
+    );
+    // FIX.4.2 defines 144: the same message is rejected for its OrdType.
+    assert_eq!(
+        check(
+            &validator("FIX42.xml"),
+            "FIX.4.2",
+            &format!(
+                "35=D|34=6|49=TW42|52=<TIME>|56=ISLD|115=JCD|116=CS|144=CHI|11=ID|21=3|38=100|40=w|54=1|55=INTC|60=<TIME>|"
+            )
+        ),
+        err(ValueIsIncorrect, 40)
+    );
+}
