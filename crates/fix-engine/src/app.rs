@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::ops::Range;
 
 use fix_codec::{EncodeBuffer, Encoder, MessageRef};
+pub use fix_session::MAX_HEADER_FIELDS;
 use fix_session::{RejectReason, SessionState};
 
 use crate::error::EngineError;
@@ -187,6 +188,8 @@ impl Application for NoApplication {}
 enum ReplyEntry {
     Send {
         msg_type: Range<usize>,
+        /// Extra header fields, `tag=value SOH` each.
+        header: Range<usize>,
         body: Range<usize>,
     },
     Reject {
@@ -210,6 +213,8 @@ pub(crate) struct ReplyQueue {
 pub(crate) enum Reply<'a> {
     Send {
         msg_type: &'a [u8],
+        /// Extra header fields, `tag=value SOH` each (see [`header_fields`]).
+        header: &'a [u8],
         body: &'a [u8],
     },
     Reject {
@@ -237,8 +242,13 @@ impl ReplyQueue {
     pub(crate) fn get(&self, i: usize) -> Option<Reply<'_>> {
         let a = &self.arena;
         Some(match self.entries.get(i)? {
-            ReplyEntry::Send { msg_type, body } => Reply::Send {
+            ReplyEntry::Send {
+                msg_type,
+                header,
+                body,
+            } => Reply::Send {
                 msg_type: &a[msg_type.clone()],
+                header: &a[header.clone()],
                 body: &a[body.clone()],
             },
             ReplyEntry::Reject {
@@ -287,6 +297,37 @@ pub(crate) fn check_msg_type(msg_type: &[u8]) -> Result<(), EngineError> {
     Ok(())
 }
 
+/// Checks extra header fields for [`Replies::send_with_header`]: the session writes them verbatim
+/// as `tag=value`, so a zero tag, an empty value or a SOH inside one would garble the message.
+fn check_header_fields(header: &[(u32, &[u8])]) -> Result<(), EngineError> {
+    if header.len() > MAX_HEADER_FIELDS {
+        return Err(EngineError::InvalidHeaderField { tag: None });
+    }
+    for &(tag, value) in header {
+        if tag == 0 || value.is_empty() || value.contains(&fix_codec::SOH) {
+            return Err(EngineError::InvalidHeaderField { tag: Some(tag) });
+        }
+    }
+    Ok(())
+}
+
+/// Reads back header fields stored by [`Replies::send_with_header`] (`tag=value SOH` each) into
+/// `out`, without allocating; returns how many.
+pub(crate) fn header_fields<'a>(
+    stored: &'a [u8],
+    out: &mut [(u32, &'a [u8]); MAX_HEADER_FIELDS],
+) -> usize {
+    let mut n = 0;
+    for f in fix_codec::FieldIter::new(stored).map_while(Result::ok) {
+        if n == out.len() {
+            break;
+        }
+        out[n] = (f.tag, f.value);
+        n += 1;
+    }
+    n
+}
+
 /// Runs `body` on a fix-codec [`Encoder`] and appends the body fields it wrote to `out`.
 ///
 /// The encoder frames a whole message; the body is what lies between the `35=` field and the
@@ -316,6 +357,23 @@ pub(crate) fn encode_body(
     out.extend_from_slice(&full[start..end]);
 }
 
+/// Decimal digits of `n` into `out`; returns how many.
+fn u32_text(mut n: u32, out: &mut [u8; 10]) -> usize {
+    let mut tmp = [0u8; 10];
+    let mut i = tmp.len();
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let len = tmp.len() - i;
+    out[..len].copy_from_slice(&tmp[i..]);
+    len
+}
+
 /// Where a callback queues its answers to the message being delivered.
 pub struct Replies<'a> {
     pub(crate) queue: &'a mut ReplyQueue,
@@ -342,10 +400,39 @@ impl Replies<'_> {
         msg_type: &[u8],
         body: impl FnOnce(&mut Encoder<'_>),
     ) -> Result<(), EngineError> {
+        self.send_with_header(msg_type, &[], body)
+    }
+
+    /// [`Replies::send`] with extra standard-header fields (`PossResend <97>`, routing
+    /// `OnBehalfOfCompID <115>` / `DeliverToCompID <128>`, ...): the session merges them into the
+    /// header in ascending tag order. Fields the session writes itself (`8`, `9`, `35`, `34`,
+    /// `43`, `49`, `52`, `56`, `122`, `10`) are ignored.
+    ///
+    /// # Errors
+    /// As [`Replies::send`], and [`EngineError::InvalidHeaderField`] for a zero tag, an empty
+    /// value, a value containing SOH, or more than [`MAX_HEADER_FIELDS`] fields.
+    pub fn send_with_header(
+        &mut self,
+        msg_type: &[u8],
+        header: &[(u32, &[u8])],
+        body: impl FnOnce(&mut Encoder<'_>),
+    ) -> Result<(), EngineError> {
         check_msg_type(msg_type)?;
-        self.queue.room(msg_type.len())?;
+        check_header_fields(header)?;
+        let header_len: usize = header.iter().map(|(_, v)| v.len() + 12).sum();
+        self.queue.room(msg_type.len() + header_len)?;
         let q = &mut *self.queue;
         let mt = q.push_bytes(msg_type);
+        let hstart = q.arena.len();
+        for &(tag, value) in header {
+            let mut digits = [0u8; 10];
+            let k = u32_text(tag, &mut digits);
+            q.arena.extend_from_slice(&digits[..k]);
+            q.arena.push(b'=');
+            q.arena.extend_from_slice(value);
+            q.arena.push(fix_codec::SOH);
+        }
+        let hdr = hstart..q.arena.len();
         let start = q.arena.len();
         let mut enc = q.enc.take().unwrap_or_default();
         encode_body(&mut enc, msg_type, &mut q.arena, body);
@@ -358,7 +445,11 @@ impl Replies<'_> {
             });
         }
         let body = start..q.arena.len();
-        q.entries.push(ReplyEntry::Send { msg_type: mt, body });
+        q.entries.push(ReplyEntry::Send {
+            msg_type: mt,
+            header: hdr,
+            body,
+        });
         Ok(())
     }
 
@@ -434,8 +525,13 @@ mod tests {
         ));
         assert_eq!(r.len(), 2);
         match q.get(0) {
-            Some(Reply::Send { msg_type, body }) => {
+            Some(Reply::Send {
+                msg_type,
+                header,
+                body,
+            }) => {
                 assert_eq!(msg_type, b"8");
+                assert!(header.is_empty());
                 assert_eq!(body, b"17=E1\x01");
             }
             _ => panic!("first reply is not a send"),
@@ -460,5 +556,43 @@ mod tests {
         ));
         q.clear();
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn header_fields_round_trip_and_are_checked() {
+        let mut q = ReplyQueue::default();
+        let msg = b"8=FIX.4.4\x019=5\x0135=D\x0110=000\x01";
+        let mut r = Replies { queue: &mut q, msg };
+        r.send_with_header(b"D", &[(97, b"Y"), (128, b"DEST")], |e| {
+            e.field(11, b"id");
+        })
+        .unwrap();
+        for bad in [
+            &[(0u32, &b"x"[..])][..],
+            &[(97, &b""[..])][..],
+            &[(97, &b"Y\x01"[..])][..],
+        ] {
+            assert!(matches!(
+                r.send_with_header(b"D", bad, |_| {}),
+                Err(EngineError::InvalidHeaderField { .. })
+            ));
+        }
+        let many = [(97u32, &b"Y"[..]); MAX_HEADER_FIELDS + 1];
+        assert!(matches!(
+            r.send_with_header(b"D", &many, |_| {}),
+            Err(EngineError::InvalidHeaderField { tag: None })
+        ));
+        assert_eq!(r.len(), 1);
+        let Some(Reply::Send { header, body, .. }) = q.get(0) else {
+            panic!("not a send");
+        };
+        assert_eq!(header, b"97=Y\x01128=DEST\x01");
+        assert_eq!(body, b"11=id\x01");
+        let mut fields = [(0u32, &b""[..]); MAX_HEADER_FIELDS];
+        let n = header_fields(header, &mut fields);
+        assert_eq!(&fields[..n], &[(97, &b"Y"[..]), (128, &b"DEST"[..])]);
+        let mut digits = [0u8; 10];
+        let k = u32_text(u32::MAX, &mut digits);
+        assert_eq!(&digits[..k], b"4294967295");
     }
 }

@@ -134,7 +134,14 @@ impl Application for EchoApp {
                 set.insert(id.to_vec());
             }
             let bytes = msg.as_bytes();
-            let r = replies.send(t, |e| match &self.validator {
+            // QuickFIX's test application echoes PossResend <97> in the header
+            // (19b_PossResendMessageThatHasNotBeenSent).
+            let poss_resend: &[(u32, &[u8])] = if msg.get(97) == Some(b"Y") {
+                &[(97, b"Y")]
+            } else {
+                &[]
+            };
+            let r = replies.send_with_header(t, poss_resend, |e| match &self.validator {
                 Some(v) => {
                     if v.write_body_canonical(bytes, e).is_err() {
                         write_body_sorted(bytes, e);

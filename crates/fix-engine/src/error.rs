@@ -47,6 +47,13 @@ pub enum EngineError {
     /// The MsgType is empty, contains SOH or `=`, or is an admin type.
     #[error("invalid application MsgType")]
     InvalidMsgType,
+    /// An extra header field cannot be sent: a zero tag, an empty value or one containing SOH
+    /// (`tag` says which), or more than [`crate::app::MAX_HEADER_FIELDS`] fields (`tag` is `None`).
+    #[error("invalid extra header field (tag {tag:?})")]
+    InvalidHeaderField {
+        /// The offending tag, if one field is to blame.
+        tag: Option<u32>,
+    },
     /// A wait ran out of time; the last state seen is given.
     #[error("timed out after {timeout:?} (state {state})")]
     Timeout {

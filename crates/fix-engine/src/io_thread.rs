@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use fix_codec::{FrameStatus, Framer, MessageRef};
+use fix_codec::{FrameError, FrameStatus, Framer, MessageRef};
 use fix_session::{MonoTime, Now, Session};
 use fix_store::SessionStore;
 use mio::net::{TcpListener, TcpStream};
@@ -668,11 +668,18 @@ impl IoThread {
         for i in 0..q.len() {
             let Some(reply) = q.get(i) else { break };
             let r = self.call_plain(s, |sess, io| match reply {
-                Reply::Send { msg_type, body } => sess
-                    .send_app(msg_type, now, io, |e| {
+                Reply::Send {
+                    msg_type,
+                    header,
+                    body,
+                } => {
+                    let mut fields = [(0u32, &b""[..]); crate::app::MAX_HEADER_FIELDS];
+                    let n = crate::app::header_fields(header, &mut fields);
+                    sess.send_app_with_header(msg_type, &fields[..n], now, io, |e| {
                         e.raw(body);
                     })
-                    .map(|_| ()),
+                    .map(|_| ())
+                }
                 Reply::Reject {
                     reason,
                     tag,
@@ -1248,7 +1255,13 @@ impl IoThread {
             match self.framer.next_frame(&c.rbuf[..c.rlen]) {
                 FrameStatus::NeedMore => return false,
                 FrameStatus::Garbled { skip, error } => {
-                    if error.is_fatal() {
+                    // Bytes before `8=` are skipped (QuickFIX's parser does the same), but a
+                    // broken first message (a Logon with a wrong BodyLength or CheckSum, ...)
+                    // ends the connection at once, as QuickFIX and the session itself do
+                    // (1d_InvalidLogonLengthInvalid): waiting for PRE_LOGON_TIMEOUT instead
+                    // would leave a half-open connection for 10 s.
+                    if error != FrameError::LeadingGarbage {
+                        tracing::info!(peer = ?c.peer, %error, "garbled message before Logon: closing");
                         self.close_conn(token);
                         return true;
                     }

@@ -35,6 +35,6 @@ pub use config::{
 };
 pub use io::{Event, SessionIo};
 pub use reject::{MessageValidator, RejectReason, Violation};
-pub use session::{InputStatus, SendError, Session};
+pub use session::{InputStatus, MAX_HEADER_FIELDS, SendError, Session};
 pub use state::SessionState;
 pub use time::{MonoTime, Now};

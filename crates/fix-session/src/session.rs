@@ -18,8 +18,9 @@ use crate::time::{MonoTime, Now};
 const NANOS_PER_SEC: u64 = 1_000_000_000;
 /// Most out-of-order messages kept while a gap is filled (with [`SessionConfig::max_queued_bytes`]).
 const MAX_QUEUED_MESSAGES: usize = 100_000;
-/// Most header fields copied from a journaled message into its resend; more are dropped.
-const MAX_HEADER_FIELDS: usize = 24;
+/// Most extra header fields one message carries: those [`Session::send_app_with_header`] keeps,
+/// and those copied from a journaled message into its resend; more are dropped.
+pub const MAX_HEADER_FIELDS: usize = 24;
 /// Standard-header tags (FIX 4.0 .. FIXT.1.1) other than 8, 9, 35: what a resend copies from the
 /// journaled message and what the session's own messages may carry.
 const HEADER_TAGS: &[u32] = &[
@@ -381,7 +382,8 @@ impl Session {
 
     /// [`Session::send_app`] with more header fields (`PossResend <97>`, routing `115`/`128`, ...),
     /// merged into the header in ascending tag order. Fields the session writes itself
-    /// (`8`, `9`, `35`, `34`, `43`, `49`, `52`, `56`, `122`, `10`) are ignored; at most 24 are kept.
+    /// (`8`, `9`, `35`, `34`, `43`, `49`, `52`, `56`, `122`, `10`) are ignored; at most
+    /// [`MAX_HEADER_FIELDS`] are kept.
     pub fn send_app_with_header(
         &mut self,
         msg_type: &[u8],
