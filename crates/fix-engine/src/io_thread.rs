@@ -244,6 +244,9 @@ pub(crate) struct IoThread {
     listeners: Vec<TcpListener>,
     timers: BinaryHeap<Reverse<(MonoTime, TimerKey)>>,
     pending_reads: Vec<usize>,
+    /// The other half of `pending_reads`' double buffer: swapping keeps both capacities, where
+    /// `mem::take` would free one and make the next push allocate on the hot path.
+    spare_reads: Vec<usize>,
     framer: Framer,
     idle: Idle,
     shutting_down: bool,
@@ -279,6 +282,7 @@ impl IoThread {
             listeners: Vec::new(),
             timers: BinaryHeap::new(),
             pending_reads: Vec::new(),
+            spare_reads: Vec::new(),
             framer: Framer::new(Framer::DEFAULT_MAX_FRAME_LEN),
             idle: Idle::new(idle),
             shutting_down: false,
@@ -341,11 +345,14 @@ impl IoThread {
                     self.on_readable(token.0);
                 }
             }
-            let pending = std::mem::take(&mut self.pending_reads);
-            for token in pending {
+            let mut pending = std::mem::take(&mut self.spare_reads);
+            std::mem::swap(&mut pending, &mut self.pending_reads);
+            for &token in &pending {
                 worked = true;
                 self.on_readable(token);
             }
+            pending.clear();
+            self.spare_reads = pending;
             worked |= self.fire_timers();
             worked |= self.drain_commands();
             if self.shutting_down {
