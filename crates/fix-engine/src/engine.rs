@@ -237,13 +237,20 @@ impl EngineShared {
         Ok(Some(Arc::new(Validator::new(transport, app, o))))
     }
 
-    /// Binds (once) the listener for `addr:port` on I/O thread 0; returns the bound address.
-    fn listen(&self, ip: std::net::IpAddr, port: u16) -> Result<SocketAddr, EngineError> {
+    /// Binds (once) the listener for `addr:port`; returns the bound address and, when this call
+    /// bound it, the listener, which accepts nothing until [`EngineShared::accept_on`] hands it
+    /// to I/O thread 0. Binding first lets port 0 resolve before the sessions exist; accepting
+    /// only after they are registered is what keeps an early Logon from being refused.
+    fn bind(
+        &self,
+        ip: std::net::IpAddr,
+        port: u16,
+    ) -> Result<(SocketAddr, Option<PendingListener>), EngineError> {
         let mut ls = self.listeners.lock();
         if port != 0
             && let Some(a) = ls.get(&(ip, port))
         {
-            return Ok(*a);
+            return Ok((*a, None));
         }
         let want = SocketAddr::new(ip, port);
         let l =
@@ -251,13 +258,50 @@ impl EngineShared {
         let bound = l
             .local_addr()
             .map_err(|e| EngineError::io("listener address", e))?;
-        self.threads[0]
-            .send(Command::Listen(l))
-            .map_err(|(e, _)| e)?;
         ls.insert((ip, port), bound);
         ls.insert((ip, bound.port()), bound);
-        Ok(bound)
+        Ok((
+            bound,
+            Some(PendingListener {
+                listener: l,
+                keys: [(ip, port), (ip, bound.port())],
+            }),
+        ))
     }
+
+    /// Starts accepting on listeners bound by [`EngineShared::bind`].
+    fn accept_on(&self, pending: Vec<PendingListener>) -> Result<(), EngineError> {
+        let mut result = Ok(());
+        for p in pending {
+            if result.is_err() {
+                self.forget(&p);
+                continue;
+            }
+            let keys = p.keys;
+            if let Err((e, _)) = self.threads[0].send(Command::Listen(p.listener)) {
+                let mut ls = self.listeners.lock();
+                for k in keys {
+                    ls.remove(&k);
+                }
+                result = Err(e);
+            }
+        }
+        result
+    }
+
+    /// Unbinds a listener that never started accepting (its session was not created).
+    fn forget(&self, p: &PendingListener) {
+        let mut ls = self.listeners.lock();
+        for k in p.keys {
+            ls.remove(&k);
+        }
+    }
+}
+
+/// A bound listener not yet accepting (see [`EngineShared::bind`]).
+struct PendingListener {
+    listener: TcpListener,
+    keys: [(std::net::IpAddr, u16); 2],
 }
 
 /// A valid session name for an unregistered acceptor.
@@ -384,10 +428,13 @@ fn builtin_app(
 }
 
 /// Where an acceptor is reached: its own `Port`; with port 0 the engine-wide listener when there
-/// is one, else a listener of its own on a port the OS chooses. `None` for initiators.
+/// is one, else a listener of its own on a port the OS chooses. `None` for initiators. A listener
+/// bound here is pushed to `pending`: the caller starts accepting on it once the session is
+/// registered.
 fn acceptor_listener(
     engine: &EngineShared,
     s: &SessionSettings,
+    pending: &mut Vec<PendingListener>,
 ) -> Result<Option<SocketAddr>, EngineError> {
     if s.role != Role::Acceptor {
         return Ok(None);
@@ -397,7 +444,9 @@ fn acceptor_listener(
     {
         return Ok(Some(a));
     }
-    engine.listen(s.listen_address, s.primary.port).map(Some)
+    let (a, p) = engine.bind(s.listen_address, s.primary.port)?;
+    pending.extend(p);
+    Ok(Some(a))
 }
 
 /// The session that a credential check reports to, set once its handle exists.
@@ -433,14 +482,39 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Creates a session and hands it to an I/O thread. Heavy (store, dictionaries): never call it
-/// on an I/O thread.
+/// Creates a session and hands it to an I/O thread, then starts accepting on its own listener
+/// if it has one. Heavy (store, dictionaries): never call it on an I/O thread.
 fn create_session(
     engine: &Arc<EngineShared>,
     settings: SessionSettings,
     app: Option<Arc<dyn Application>>,
     connection: Option<(TcpStream, Option<SocketAddr>, Vec<u8>)>,
     unregistered: bool,
+) -> Result<SessionHandle, EngineError> {
+    let mut pending = Vec::new();
+    match register_session(engine, settings, app, connection, unregistered, &mut pending) {
+        Ok(h) => {
+            engine.accept_on(pending)?;
+            Ok(h)
+        }
+        Err(e) => {
+            for p in &pending {
+                engine.forget(p);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Creates a session and hands it to an I/O thread; a listener it binds is left in `pending`,
+/// not accepting yet.
+fn register_session(
+    engine: &Arc<EngineShared>,
+    settings: SessionSettings,
+    app: Option<Arc<dyn Application>>,
+    connection: Option<(TcpStream, Option<SocketAddr>, Vec<u8>)>,
+    unregistered: bool,
+    pending: &mut Vec<PendingListener>,
 ) -> Result<SessionHandle, EngineError> {
     if engine.stopping.load(Ordering::Acquire) {
         return Err(EngineError::Stopped);
@@ -464,7 +538,7 @@ fn create_session(
         }
     }
     let endpoints = resolve_endpoints(&settings)?;
-    let listen_addr = acceptor_listener(engine, &settings)?;
+    let listen_addr = acceptor_listener(engine, &settings, pending)?;
     let validator = engine.validator(&settings)?;
     let mut cfg = session_config(&settings, validator.clone());
     let checker = Arc::new(OnceLock::new());
@@ -705,13 +779,18 @@ impl EngineBuilder {
                 .map_err(|e| EngineError::io("spawn I/O thread", e))?;
             engine.joins.push(j);
         }
+        // Every configured session is registered before any listener accepts: a Logon that
+        // arrives the instant the port is open must find its session.
+        let mut pending = Vec::new();
         if let Some(port) = shared.settings.listen_port {
-            let a = shared.listen(shared.settings.listen_address, port)?;
+            let (a, p) = shared.bind(shared.settings.listen_address, port)?;
+            pending.extend(p);
             *shared.engine_listener.lock() = Some(a);
         }
         for (s, app) in self.sessions {
-            create_session(&shared, s, app, None, false)?;
+            register_session(&shared, s, app, None, false, &mut pending)?;
         }
+        shared.accept_on(pending)?;
         Ok(engine)
     }
 }

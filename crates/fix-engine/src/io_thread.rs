@@ -495,6 +495,9 @@ impl IoThread {
             }
         } else if role == crate::config::Role::Initiator {
             self.loop_start(s, Some(0), ConnectPhase::Initial);
+        } else {
+            // Registered, so the engine's listener routes its Logons here from now on.
+            self.call(s, |sess, io| sess.listening(io));
         }
     }
 

@@ -233,7 +233,9 @@ fn create_on_the_fly_release_and_recreate_continues_numbers() {
     let mut acc = acceptor("LATE", "V2", "C2", persistent(&dir.path().join("v")));
     acc.application = AppKind::Executor;
     let v = venue.create_session(acc.clone()).unwrap();
-    assert_eq!(v.state(), SessionState::Initial);
+    // An acceptor waits for its Logon as soon as the engine listens for it.
+    v.wait_for_state(SessionState::WaitForFirstLogon, Duration::from_secs(5))
+        .unwrap();
     assert!(matches!(
         venue.create_session(acc.clone()),
         Err(EngineError::DuplicateSession(_))

@@ -267,6 +267,13 @@ impl Session {
     pub fn switching_connection(&mut self, io: &mut impl SessionIo) {
         self.set_state(SessionState::SwitchConnection, io);
     }
+    /// The engine listens for this acceptor: `INITIAL` -> `WAIT_FOR_FIRST_LOGON`, as after a
+    /// disconnect. Does nothing for an initiator or once the session has left `INITIAL`.
+    pub fn listening(&mut self, io: &mut impl SessionIo) {
+        if self.cfg.role == Role::Acceptor && self.state == SessionState::Initial {
+            self.set_state(SessionState::WaitForFirstLogon, io);
+        }
+    }
 
     /// A transport is attached. An initiator sends its Logon (`WAIT_FOR_CONFIRM_LOGON`); an
     /// acceptor waits for one (`WAIT_FOR_FIRST_LOGON`). Allowed from any state without a
