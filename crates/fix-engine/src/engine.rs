@@ -492,7 +492,14 @@ fn create_session(
     unregistered: bool,
 ) -> Result<SessionHandle, EngineError> {
     let mut pending = Vec::new();
-    match register_session(engine, settings, app, connection, unregistered, &mut pending) {
+    match register_session(
+        engine,
+        settings,
+        app,
+        connection,
+        unregistered,
+        &mut pending,
+    ) {
         Ok(h) => {
             engine.accept_on(pending)?;
             Ok(h)
