@@ -2,7 +2,8 @@
 //! orders through `fix_testkit::proxy::Proxy` to an acceptor running the `executor` application,
 //! both on memory-mapped stores. The proxy cuts connections mid-stream (often mid-message),
 //! half-closes, black-holes a live connection (found dead by the heartbeat timeout), refuses and
-//! drops new connections. The initiator must reconnect each time, the numbering must never be
+//! drops new connections. A delaying proxy (`fix_testkit::proxy_delay`) adds latency both ways
+//! and cuts only the client's side, so an old connection's bytes arrive after the reconnect. The initiator must reconnect each time, the numbering must never be
 //! corrupted (no number reused or skipped unrecovered, no reset), and every order must be answered
 //! exactly once.
 
@@ -19,6 +20,7 @@ use fix_engine::apps::ExecutorApp;
 use fix_engine::config::{SessionSettings, Tries};
 use fix_engine::{Application, EngineBuilder, Replies, SessionHandle, SessionState};
 use fix_testkit::proxy::{Mode, Proxy};
+use fix_testkit::proxy_delay::DelayProxy;
 
 #[derive(Default)]
 struct Client {
@@ -85,10 +87,18 @@ enum Fault {
     DropThenForward,
 }
 
-#[test]
-fn faults_mid_stream_never_corrupt_the_numbering() {
-    const ORDERS: u64 = 400;
-    const WINDOW: u64 = 16;
+struct Pair {
+    _acc: fix_engine::Engine,
+    _ini: fix_engine::Engine,
+    venue: SessionHandle,
+    h: SessionHandle,
+    client: Arc<Client>,
+    _dir: tempfile::TempDir,
+}
+
+/// An acceptor running `ExecutorApp` and an initiator reaching it at `port_of(acceptor address)`
+/// (a proxy in front of it), both on memory-mapped stores; logged on.
+fn pair(port_of: impl FnOnce(std::net::SocketAddr) -> u16) -> Pair {
     let dir = tempfile::tempdir().unwrap();
     let acc_settings = SessionSettings::acceptor("VENUE", "FIX.4.4", "VENUE", "CLI", 0)
         .storage(persistent(&dir.path().join("venue")))
@@ -100,80 +110,48 @@ fn faults_mid_stream_never_corrupt_the_numbering() {
         .start()
         .unwrap();
     let venue = acc.session("VENUE").unwrap();
-    let proxy = Proxy::start(acc.listen_addr().unwrap()).unwrap();
-
+    let port = port_of(acc.listen_addr().unwrap());
     let client = Arc::new(Client::default());
     let ini_settings =
-        SessionSettings::initiator("CLI", "FIX.4.4", "CLI", "VENUE", "127.0.0.1", proxy.port())
+        SessionSettings::initiator("CLI", "FIX.4.4", "CLI", "VENUE", "127.0.0.1", port)
             .heart_bt_int(1)
             .reconnect(true, Tries::Unlimited, Duration::from_millis(20))
             .logon_timeout(Duration::from_millis(500))
             .storage(persistent(&dir.path().join("client")))
             .build()
             .unwrap();
-    let ini_engine = EngineBuilder::new(engine_settings())
+    let ini = EngineBuilder::new(engine_settings())
         .session_with_app(ini_settings, client.clone())
         .start()
         .unwrap();
-    let h = ini_engine.session("CLI").unwrap();
+    let h = ini.session("CLI").unwrap();
     h.wait_for_state(SessionState::Established, WAIT).unwrap();
+    Pair {
+        _acc: acc,
+        _ini: ini,
+        venue,
+        h,
+        client,
+        _dir: dir,
+    }
+}
 
-    let faults = [
-        (40, Fault::Cut),
-        (90, Fault::HalfClose),
-        (140, Fault::Cut),
-        (190, Fault::RefuseThenForward),
-        (240, Fault::BlackHoleLive),
-        (300, Fault::DropThenForward),
-        (350, Fault::Cut),
-    ];
-    let mut next_fault = 0;
+/// Sends orders `1..=orders` (at most `window` unanswered, each order handed to the engine again
+/// only if the engine dropped it unsent) until all are answered; `fault(answered)` runs before
+/// each step and may break the network.
+fn stream(p: &Pair, orders: u64, window: u64, mut fault: impl FnMut(u64)) {
+    let (h, client) = (&p.h, &p.client);
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut pending: Option<(u64, u64)> = None;
-    while (client.answered() as u64) < ORDERS {
+    while (client.answered() as u64) < orders {
         assert!(
             Instant::now() < deadline,
-            "stuck: {} answered, state {:?}, fault {next_fault}",
+            "stuck: {} answered, state {:?}",
             client.answered(),
             h.state()
         );
         let answered = client.answered() as u64;
-        if let Some(&(at, fault)) = faults.get(next_fault)
-            && answered >= at
-        {
-            next_fault += 1;
-            match fault {
-                Fault::Cut => proxy.cut(),
-                Fault::HalfClose => proxy.half_close(),
-                Fault::BlackHoleLive => {
-                    proxy.set_mode(Mode::BlackHole).unwrap();
-                    // Nothing flows: only the heartbeat timeout (2.4 x 1 s) can notice.
-                    h.wait_for(WAIT, |s| s != SessionState::Established)
-                        .unwrap();
-                    proxy.set_mode(Mode::Forward).unwrap();
-                    proxy.cut();
-                }
-                Fault::RefuseThenForward => {
-                    proxy.set_mode(Mode::Refuse).unwrap();
-                    proxy.cut();
-                    h.wait_for(WAIT, |s| s != SessionState::Established)
-                        .unwrap();
-                    std::thread::sleep(Duration::from_millis(5));
-                    proxy.set_mode(Mode::Forward).unwrap();
-                }
-                Fault::DropThenForward => {
-                    proxy.set_mode(Mode::Drop).unwrap();
-                    proxy.cut();
-                    let seen = proxy.accepted();
-                    assert!(
-                        proxy.wait_accepted(seen + 2, WAIT),
-                        "no reconnect attempt against a dropping server"
-                    );
-                    proxy.set_mode(Mode::Forward).unwrap();
-                }
-            }
-            continue;
-        }
+        fault(answered);
         let sent = client.max_sent.load(Ordering::SeqCst);
         if let Some((k, dropped)) = pending {
             if sent >= k || h.dropped_sends() > dropped {
@@ -184,7 +162,7 @@ fn faults_mid_stream_never_corrupt_the_numbering() {
             }
         }
         let next = client.max_sent.load(Ordering::SeqCst) + 1;
-        if next > ORDERS || next - 1 - answered.min(next - 1) >= WINDOW {
+        if next > orders || next - 1 - answered.min(next - 1) >= window {
             std::thread::sleep(Duration::from_micros(300));
             continue;
         }
@@ -207,9 +185,12 @@ fn faults_mid_stream_never_corrupt_the_numbering() {
             pending = Some((next, dropped));
         }
     }
-    assert_eq!(next_fault, faults.len(), "every fault was applied");
+}
 
-    // Every order answered exactly once; PossDup redeliveries recognised.
+/// Exactly-once answers, numbers strictly increasing both ways, no reset, at least `min_logons`
+/// logons, both ends agreeing on the numbers and `ESTABLISHED`.
+fn check(p: &Pair, orders: u64, min_logons: usize) {
+    let (h, venue, client) = (&p.h, &p.venue, &p.client);
     let answers = client.answers.lock().unwrap().clone();
     let mut fresh: HashMap<u64, u32> = HashMap::new();
     let mut last = 0;
@@ -224,12 +205,11 @@ fn faults_mid_stream_never_corrupt_the_numbering() {
         );
         last = seq;
     }
-    for k in 1..=ORDERS {
+    for k in 1..=orders {
         let n = fresh.get(&k).copied().unwrap_or(0);
         let any = answers.iter().any(|a| a.0 == k);
         assert!(n == 1 || (n == 0 && any), "order {k}: {n} fresh answers");
     }
-    // Each order went out fresh once, with increasing numbers; resends were PossDup.
     let sent = client.sent.lock().unwrap().clone();
     let mut last = 0;
     let mut fresh_sent: HashMap<u64, u32> = HashMap::new();
@@ -248,9 +228,8 @@ fn faults_mid_stream_never_corrupt_the_numbering() {
         fresh_sent.values().all(|&n| n == 1),
         "an order was sent fresh twice"
     );
-    // Reconnected after each fault, never with a reset, numbers never lower than before.
     let logons = client.logons.lock().unwrap().clone();
-    assert!(logons.len() > faults.len(), "logons: {logons:?}");
+    assert!(logons.len() >= min_logons, "logons: {logons:?}");
     assert!(
         logons.iter().all(|l| !l.2),
         "a logon reset the numbers: {logons:?}"
@@ -261,7 +240,6 @@ fn faults_mid_stream_never_corrupt_the_numbering() {
             .all(|w| w[1].0 >= w[0].0 && w[1].1 >= w[0].1),
         "{logons:?}"
     );
-    // Both ends agree on the numbers once the stream is quiet.
     let agree = Instant::now() + WAIT;
     while (h.next_sender_seq() != venue.next_target_seq()
         || venue.next_sender_seq() != h.next_target_seq())
@@ -273,4 +251,110 @@ fn faults_mid_stream_never_corrupt_the_numbering() {
     assert_eq!(venue.next_sender_seq(), h.next_target_seq());
     assert_eq!(h.state(), SessionState::Established);
     assert_eq!(venue.state(), SessionState::Established);
+}
+
+#[test]
+fn faults_mid_stream_never_corrupt_the_numbering() {
+    const ORDERS: u64 = 400;
+    let mut proxy = None;
+    let p = pair(|up| {
+        let px = Proxy::start(up).unwrap();
+        let port = px.port();
+        proxy = Some(px);
+        port
+    });
+    let proxy = proxy.unwrap();
+    let h = p.h.clone();
+    let faults = [
+        (40, Fault::Cut),
+        (90, Fault::HalfClose),
+        (140, Fault::Cut),
+        (190, Fault::RefuseThenForward),
+        (240, Fault::BlackHoleLive),
+        (300, Fault::DropThenForward),
+        (350, Fault::Cut),
+    ];
+    let mut next_fault = 0;
+    stream(&p, ORDERS, 16, |answered| {
+        let Some(&(at, fault)) = faults.get(next_fault) else {
+            return;
+        };
+        if answered < at {
+            return;
+        }
+        next_fault += 1;
+        match fault {
+            Fault::Cut => proxy.cut(),
+            Fault::HalfClose => proxy.half_close(),
+            Fault::BlackHoleLive => {
+                proxy.set_mode(Mode::BlackHole).unwrap();
+                // Nothing flows: only the heartbeat timeout (2.4 x 1 s) can notice.
+                h.wait_for(WAIT, |s| s != SessionState::Established)
+                    .unwrap();
+                proxy.set_mode(Mode::Forward).unwrap();
+                proxy.cut();
+            }
+            Fault::RefuseThenForward => {
+                proxy.set_mode(Mode::Refuse).unwrap();
+                proxy.cut();
+                h.wait_for(WAIT, |s| s != SessionState::Established)
+                    .unwrap();
+                proxy.set_mode(Mode::Forward).unwrap();
+            }
+            Fault::DropThenForward => {
+                proxy.set_mode(Mode::Drop).unwrap();
+                proxy.cut();
+                let seen = proxy.accepted();
+                assert!(
+                    proxy.wait_accepted(seen + 2, WAIT),
+                    "no reconnect attempt against a dropping server"
+                );
+                proxy.set_mode(Mode::Forward).unwrap();
+            }
+        }
+    });
+    assert_eq!(next_fault, faults.len(), "every fault was applied");
+    check(&p, ORDERS, faults.len() + 1);
+}
+
+/// A slow link (delay both ways) cut while orders are in flight, with the cut closing only the
+/// client's side: the orders the client had sent still reach the venue on the old connection,
+/// late, while the client is already reconnecting (the venue refuses the new Logon until the old
+/// connection is gone). Then the delay changes and the link is cut outright.
+#[test]
+fn delayed_link_and_late_bytes_across_reconnects_keep_the_numbering() {
+    const ORDERS: u64 = 300;
+    let mut proxy = None;
+    let p = pair(|up| {
+        let px = DelayProxy::start(up, Duration::from_millis(15)).unwrap();
+        let port = px.port();
+        proxy = Some(px);
+        port
+    });
+    let proxy = proxy.unwrap();
+    let mut step = 0;
+    stream(&p, ORDERS, 32, |answered| {
+        let at = [60, 130, 200];
+        if step < at.len() && answered >= at[step] {
+            match step {
+                0 => proxy.cut_client_side(),
+                1 => {
+                    proxy.set_delay(Duration::from_millis(40));
+                    proxy.cut_client_side();
+                }
+                _ => {
+                    proxy.set_delay(Duration::from_millis(5));
+                    proxy.cut();
+                }
+            }
+            step += 1;
+        }
+    });
+    assert_eq!(step, 3, "every fault was applied");
+    assert!(
+        proxy.accepted() >= 4,
+        "reconnected {} times",
+        proxy.accepted()
+    );
+    check(&p, ORDERS, 4);
 }

@@ -20,6 +20,7 @@ use fix_session::{Event, MonoTime, Now, Session, SessionIo, SessionState};
 
 pub mod inproc;
 pub mod proxy;
+pub mod proxy_delay;
 
 /// Monotonic and UTC time under the test's control.
 #[derive(Debug, Clone, Copy)]
