@@ -9,6 +9,8 @@
 //! * [`admin`]: the admin socket `fixd run` answers with the status of its sessions, and the
 //!   `fixd status` client.
 //! * [`status`]: the status line of a session (state, sequence numbers, latency percentiles).
+//! * [`client`]: `fixd client`: an initiator that sends N orders and checks each is answered
+//!   exactly once (the fixd side of the QuickFIX interop runs).
 //! * [`demo`]: `fixd demo`: an acceptor and an initiator in one process exchanging orders and
 //!   execution reports, with round-trip latency percentiles.
 //!
@@ -16,6 +18,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod client;
 pub mod demo;
 pub mod run;
 pub mod settings;

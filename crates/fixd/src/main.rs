@@ -62,6 +62,51 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
     },
+    /// Logs on with the configuration's initiator session, sends N NewOrderSingles (ClOrdID
+    /// 1..N), waits for their ExecutionReports, checks each was answered exactly once, logs out,
+    /// and prints `orders_sent=N reports_received=M duplicates=D missing=K ...`.
+    Client {
+        /// The properties file (exactly one initiator session, or name it with --session).
+        #[arg(long, short = 'c', value_name = "FILE")]
+        config: PathBuf,
+        /// Overrides one key after the file is read (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// The initiator session to use.
+        #[arg(long, value_name = "NAME")]
+        session: Option<String>,
+        /// Orders (ClOrdIDs 1..N over all runs sharing a --state file).
+        #[arg(long, value_name = "N", default_value_t = 1000)]
+        orders: u64,
+        /// Orders in flight at most.
+        #[arg(long, value_name = "W", default_value_t = 1)]
+        window: usize,
+        /// Orders per second (0: as fast as the window allows).
+        #[arg(long, value_name = "R", default_value_t = 0)]
+        rate: u64,
+        /// Stop without Logout right after the K-th order was sent (exit status 0, aborted=1).
+        #[arg(long, value_name = "K")]
+        stop_after: Option<u64>,
+        /// Progress saved after every run and continued by the next (no reset at Logon).
+        #[arg(long, value_name = "FILE")]
+        state: Option<PathBuf>,
+        /// Also write the summary line to this file.
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
+        /// Seconds to wait for the Logon and then for every report.
+        #[arg(long, value_name = "SECS", default_value_t = 60)]
+        timeout: u64,
+        /// Milliseconds to wait after the last report for late duplicates.
+        #[arg(long, value_name = "MS", default_value_t = 500)]
+        grace_ms: u64,
+        /// Symbol <55> of every order.
+        #[arg(long, default_value = "MSFT")]
+        symbol: String,
+        /// SIGTERM/SIGINT: `logout` (stop sending, log out, report) or `abrupt` (stop at once
+        /// without Logout, as --stop-after).
+        #[arg(long, value_name = "HOW", default_value = "logout")]
+        on_term: String,
+    },
     /// An acceptor and an initiator in one process exchange orders and execution reports on an
     /// embedded configuration; prints session states and round-trip latency percentiles.
     Demo {
@@ -131,6 +176,66 @@ fn main() -> ExitCode {
             fixd::settings::load(&config, &sets).map(|loaded| {
                 print!("{}", fixd::settings::describe(&loaded));
             })
+        }
+        Command::Client {
+            config,
+            sets,
+            session,
+            orders,
+            window,
+            rate,
+            stop_after,
+            state,
+            report,
+            timeout,
+            grace_ms,
+            symbol,
+            on_term,
+        } => {
+            let on_term = match on_term.as_str() {
+                "logout" => Some(fixd::client::OnTerm::Logout),
+                "abrupt" => Some(fixd::client::OnTerm::Abrupt),
+                _ => None,
+            };
+            match (on_term, TermSignals::block()) {
+                (None, _) => Err(CommandError::config("--on-term is logout or abrupt")),
+                (_, Err(e)) => Err(CommandError::failure(format!("cannot block signals: {e}"))),
+                (Some(on_term), Ok(signals)) => {
+                    init_tracing("warn");
+                    let opts = fixd::client::ClientOptions {
+                        config,
+                        sets,
+                        session,
+                        orders,
+                        window,
+                        rate,
+                        stop_after,
+                        state,
+                        report,
+                        timeout: Duration::from_secs(timeout),
+                        grace: Duration::from_millis(grace_ms),
+                        symbol,
+                        on_term,
+                    };
+                    match fixd::client::run(&opts, Some(signals)) {
+                        Ok(r) => {
+                            println!("{}", r.line);
+                            if r.aborted {
+                                // Without Logout: leave before anything could log the session out.
+                                use std::io::Write as _;
+                                let _ = std::io::stdout().flush();
+                                std::process::exit(0);
+                            }
+                            if r.code == 0 {
+                                Ok(())
+                            } else {
+                                return ExitCode::from(u8::try_from(r.code).unwrap_or(1));
+                            }
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+            }
         }
         Command::Demo {
             orders,
