@@ -133,6 +133,8 @@ impl Application for Driver {
         let dup = msg.get(43) == Some(b"Y");
         self.received.line(&format!("answer {k} {seq} {dup}\n"));
         lock(&self.answered).insert(k);
+        // An answered order was sent, even if the record of sending it died with a kill.
+        self.max_sent.fetch_max(k, Ordering::SeqCst);
     }
 
     fn on_before_send(&self, _: &SessionHandle, msg: &[u8]) {
@@ -160,6 +162,8 @@ fn previous(dir: &Path) -> (u64, std::collections::HashSet<u64>) {
             match (w.first(), w.get(1).and_then(|k| k.parse::<u64>().ok())) {
                 (Some(&"sent"), Some(k)) => max_sent = max_sent.max(k),
                 (Some(&"answer"), Some(k)) => {
+                    // An answered order was sent, recorded or not.
+                    max_sent = max_sent.max(k);
                     answered.insert(k);
                 }
                 _ => {}
@@ -203,8 +207,29 @@ fn run_driver(dir: &Path) {
         .create_session_with(s, app.clone())
         .expect("initiator session");
     let deadline = Instant::now() + Duration::from_secs(arg("limit_secs"));
-    // The order handed to `send` and not yet seen leaving (journaled): at most one, so a kill
-    // leaves at most one order in doubt, and it is never in doubt for the store (see below).
+    // A kill between the engine journaling an order and `on_before_send` recording it leaves an
+    // order this process does not know it sent. After the Logon, fixd either answers it (it had
+    // it) or asks for it and the engine resends it (recorded, PossDup): wait until the records
+    // are quiet for 300 ms (at most 5 s) before sending anything new.
+    if h.wait_for_state(SessionState::Established, Duration::from_secs(30))
+        .is_ok()
+    {
+        let settle_end = Instant::now() + Duration::from_secs(5);
+        let mut last = (0, 0, Instant::now());
+        while Instant::now() < settle_end {
+            let now = (
+                app.max_sent.load(Ordering::SeqCst),
+                lock(&app.answered).len(),
+            );
+            if now != (last.0, last.1) {
+                last = (now.0, now.1, Instant::now());
+            } else if last.2.elapsed() >= Duration::from_millis(300) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    // The order handed to `send` and not yet seen leaving (journaled): at most one.
     let mut pending: Option<(u64, u64)> = None;
     loop {
         if Instant::now() > deadline {
