@@ -640,3 +640,60 @@ fn a_flooding_connection_does_not_stall_a_session_on_the_same_io_thread() {
         "a round trip took {worst:?} while another connection flooded"
     );
 }
+
+#[test]
+fn a_connection_cut_mid_message_loses_nothing_and_keeps_the_numbers() {
+    let (e, h, rx) = venue();
+    let port = e.listen_addr().unwrap().port();
+    let (mut s, _) = logged_on(port, 1);
+    h.wait_for_state(SessionState::Established, WAIT).unwrap();
+    // Half of order 2, then the link dies.
+    let order = app_msg(2, "HALF");
+    s.write_all(&order[..order.len() / 2]).unwrap();
+    drop(s);
+    h.wait_for(WAIT, |st| st != SessionState::Established)
+        .unwrap();
+    assert_eq!(h.next_target_seq(), 2, "half a message consumed a number");
+
+    // The counterparty journaled 2 before the cut, so it logs on with 3: the venue asks for 2.
+    let mut s = connect(port);
+    s.write_all(&logon("CLI", "VENUE", 3, "5")).unwrap();
+    let mut buf = Vec::new();
+    let mut resend = None;
+    while let Some(m) = read_msg(&mut s, &mut buf, WAIT) {
+        if field(&m, 35).as_deref() == Some("2") {
+            resend = Some(m);
+            break;
+        }
+    }
+    let resend = resend.expect("a ResendRequest after the cut");
+    assert_eq!(field(&resend, 7).as_deref(), Some("2"), "{}", text(&resend));
+    let t = now();
+    s.write_all(&msg(
+        "FIX.4.4",
+        &[
+            (35, "D"),
+            (34, "2"),
+            (43, "Y"),
+            (49, "CLI"),
+            (52, &t),
+            (56, "VENUE"),
+            (122, &t),
+            (11, "HALF"),
+            (21, "1"),
+            (38, "100"),
+            (40, "1"),
+            (54, "1"),
+            (55, "X"),
+            (60, &t),
+        ],
+    ))
+    .unwrap();
+    let delivered = expect(&rx, "the resent order", |e| matches!(e, Seen::Message(..)));
+    let Seen::Message(_, m) = delivered else {
+        unreachable!()
+    };
+    assert_eq!(field(&m, 11).as_deref(), Some("HALF"));
+    assert_eq!(wait_target_seq(&h, 4), 4, "2 resent, 3 was the Logon");
+    assert_eq!(h.state(), SessionState::Established);
+}
