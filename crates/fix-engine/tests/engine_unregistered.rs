@@ -113,6 +113,12 @@ fn accepted_unregistered_acceptor_is_created_on_a_worker_and_registered() {
         matches!(e, Seen::Unregistered { .. })
     });
     let s2 = hub.session(&session).unwrap();
+    // The acceptor answers the Logon before it counts it, so the client may see the session
+    // established a moment before the number moves: wait for it (bounded).
+    let deadline = std::time::Instant::now() + WAIT;
+    while s2.next_target_seq() < 4 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     assert_eq!(s2.next_target_seq(), 4, "storage reloaded");
 }
 
