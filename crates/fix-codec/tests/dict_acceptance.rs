@@ -404,9 +404,7 @@ fn reverse_route_undefined_header_tag_outranks_a_bad_body_value() {
         check(
             &validator("FIX42.xml"),
             "FIX.4.2",
-            &format!(
-                "35=D|34=6|49=TW42|52=<TIME>|56=ISLD|115=JCD|116=CS|144=CHI|11=ID|21=3|38=100|40=w|54=1|55=INTC|60=<TIME>|"
-            )
+            "35=D|34=6|49=TW42|52=<TIME>|56=ISLD|115=JCD|116=CS|144=CHI|11=ID|21=3|38=100|40=w|54=1|55=INTC|60=<TIME>|"
         ),
         err(ValueIsIncorrect, 40)
     );
