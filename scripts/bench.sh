@@ -72,7 +72,7 @@ if [ "$(id -u)" = 0 ]; then
   for kv in $(grep -ho 'rtt_us_p[0-9]*=[0-9.]*' "$qf/rtt.out" 2>/dev/null); do
     k=${kv%%=*}; V[qf_rtt_${k#rtt_us_}_us]=${kv#*=}
   done
-  kv=$(grep -ho 'recv_msgs_per_s=[0-9.]*' "$qf/acceptor.report" 2>/dev/null | head -1)
+  kv=$(grep -ho 'recv_msgs_per_s=[0-9.]*' "$qf/acceptor2.report" 2>/dev/null | head -1)
   [ -n "$kv" ] && V[qf_throughput_msgs_per_s]=${kv#*=}
 else
   echo "   not root: QuickFIX rows are null" >&2
