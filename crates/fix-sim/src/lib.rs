@@ -16,6 +16,7 @@
 //!
 //! Everything (time, randomness, links) is simulated, so a seed replays exactly.
 
+pub mod fuzz;
 mod rng;
 
 use std::collections::{HashSet, VecDeque};

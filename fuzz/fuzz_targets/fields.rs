@@ -1,0 +1,6 @@
+#![no_main]
+//! Fuzz target `fields`: see `fix_sim::fuzz`.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    fix_sim::fuzz::run_target("fields", data);
+});
