@@ -1,36 +1,43 @@
 #!/usr/bin/env bash
 # Interoperability runs against real QuickFIX C++ (Debian libquickfix-dev), see docs/INTEROP.md.
 #
-#   scripts/interop.sh [basic|selftest|bench] [--acceptor qf|fixd] [--initiator qf|fixd]
-#                      [--orders N] [--only NAME]
+#   scripts/interop.sh [matrix|basic|selftest|bench] [--acceptor qf|fixd] [--initiator qf|fixd]
+#                      [--orders N] [--resume-orders N] [--only NAME]
 #
-#   basic     QuickFIX initiator -> acceptor, FIX.4.2, FIX.4.4, FIXT.1.1/FIX.5.0SP2, N orders each
-#   selftest  (default) basic, plus the restart / abrupt-stop / reset-logon scenarios
+#   matrix    (default) fixd against QuickFIX in both directions (QuickFIX initiator -> fixd
+#             acceptor, fixd initiator -> QuickFIX acceptor), FIX.4.2, FIX.4.4, FIXT.1.1/5.0SP2:
+#             N orders (--orders, default 10000), the stop/restart/resume and 141=Y reset
+#             scenarios (--resume-orders, default 2000); --acceptor/--initiator are ignored
+#   basic     initiator -> acceptor, FIX.4.2, FIX.4.4, FIXT.1.1/FIX.5.0SP2, N orders each
+#   selftest  basic, plus the restart / abrupt-stop / reset-logon scenarios (default: QuickFIX on
+#             both sides, N = 1000)
 #   bench     QuickFIX <-> QuickFIX round-trip latency and throughput, and the QuickFIX codec bench
 #
 # Everything runs inside a private network namespace (unshare -n, loopback only): QuickFIX 1.15
 # listens on all interfaces and cannot be told otherwise, so it must not see a real one.
-# Either side can be our fixd instead of qf_peer (--acceptor fixd / --initiator fixd); fixd is
-# started as `target/release/fixd run --config FILE --set KEY=VALUE...` (FIXD=path overrides it;
-# see docs/INTEROP.md).
+# Either side can be our fixd instead of qf_peer (--acceptor fixd / --initiator fixd): the acceptor
+# is `fixd run --config FILE`, the initiator `fixd client --config FILE ...`. FIXD=path names the
+# binary; without it the script builds and uses ${CARGO_TARGET_DIR:-target}/release/fixd.
 # Every wait is bounded; prints one line per scenario and `N passed, M failed`.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-cmd=selftest
+cmd=matrix
 ACCEPTOR=${INTEROP_ACCEPTOR:-qf}
 INITIATOR=${INTEROP_INITIATOR:-qf}
-ORDERS=1000
+ORDERS=""
+RESUME_ORDERS=2000
 ONLY=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    basic | selftest | bench) cmd="$1" ;;
+    matrix | basic | selftest | bench) cmd="$1" ;;
     --acceptor) ACCEPTOR="$2"; shift ;;
     --initiator) INITIATOR="$2"; shift ;;
     --orders) ORDERS="$2"; shift ;;
+    --resume-orders) RESUME_ORDERS="$2"; shift ;;
     --only) ONLY="$2"; shift ;;
-    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "interop.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -38,17 +45,26 @@ done
 for impl in "$ACCEPTOR" "$INITIATOR"; do
   case "$impl" in qf | fixd) ;; *) echo "interop.sh: a side is qf or fixd, not '$impl'" >&2; exit 2 ;; esac
 done
-[[ "$ORDERS" =~ ^[1-9][0-9]{0,6}$ ]] || { echo "interop.sh: --orders wants 1..9999999" >&2; exit 2; }
+if [ -z "$ORDERS" ]; then
+  if [ "$cmd" = matrix ]; then ORDERS=10000; else ORDERS=1000; fi
+fi
+for n in "$ORDERS" "$RESUME_ORDERS"; do
+  [[ "$n" =~ ^[1-9][0-9]{0,6}$ ]] || { echo "interop.sh: --orders / --resume-orders want 1..9999999" >&2; exit 2; }
+done
 
 QF_PEER="$root/target/interop/qf_peer"
-FIXD="${FIXD:-$root/target/release/fixd}"
 
 # ---- outside the namespace: build, then re-enter this script in a private network namespace ----
 if [ -z "${INTEROP_IN_NETNS:-}" ]; then
   bash "$root/interop/build.sh"
-  if [ "$ACCEPTOR" = fixd ] || [ "$INITIATOR" = fixd ]; then
+  if [ "$cmd" = matrix ] || [ "$ACCEPTOR" = fixd ] || [ "$INITIATOR" = fixd ]; then
+    if [ -z "${FIXD:-}" ]; then
+      cargo build --quiet --release -p fixd ||
+        { echo "interop.sh: cargo build --release -p fixd failed" >&2; exit 2; }
+      FIXD="$(cd "${CARGO_TARGET_DIR:-$root/target}" && pwd)/release/fixd"
+    fi
     if [ ! -x "$FIXD" ]; then
-      echo "interop.sh: $FIXD not found: build it first (cargo build --release -p fixd)" >&2
+      echo "interop.sh: $FIXD not found (FIXD=path, or unset it to build)" >&2
       exit 2
     fi
   fi
@@ -60,7 +76,8 @@ if [ -z "${INTEROP_IN_NETNS:-}" ]; then
     { echo "interop.sh: needs unshare, ip and ss (util-linux, iproute2): run scripts/setup.sh" >&2; exit 2; }
   # The whole run is bounded too, whatever happens inside.
   exec timeout -k 10 900 unshare -n env INTEROP_IN_NETNS=1 INTEROP_ACCEPTOR="$ACCEPTOR" \
-    INTEROP_INITIATOR="$INITIATOR" bash "$0" "$cmd" --orders "$ORDERS" ${ONLY:+--only "$ONLY"}
+    INTEROP_INITIATOR="$INITIATOR" FIXD="${FIXD:-}" bash "$0" "$cmd" --orders "$ORDERS" \
+    --resume-orders "$RESUME_ORDERS" ${ONLY:+--only "$ONLY"}
 fi
 
 ip link set lo up
@@ -153,11 +170,18 @@ initiator_run() {
       wait $!
       ;;
     fixd)
-      # fixd has no order-sending application yet. It plugs in here: render an initiator template
-      # (interop/fixd/), run `$FIXD run --config FILE --set ...`, and print the summary line that
-      # qf_peer prints (docs/INTEROP.md, "Plugging fixd in").
-      echo "fixd as initiator is not implemented yet (docs/INTEROP.md)" >"$dir/$name.err"
-      return 125
+      # `fixd client` takes qf_peer's initiator options (--orders --window --rate --stop-after
+      # --state --on-term --timeout --grace-ms) and prints the same summary line.
+      local force_reset=0 timeout_arg=(--timeout 80) a
+      [ "$reset" != Y ] || force_reset=2
+      for a in "$@"; do [ "$a" != --timeout ] || timeout_arg=(); done
+      interop/render-cfg.sh "interop/fixd/fixd-initiator-$ver.properties" PORT="$PORT" \
+        SENDER="$INI_COMP" TARGET="$ACC_COMP" STORE_DIR="$store" FORCE_RESET="$force_reset" \
+        SPEC_DIR=spec HEARTBTINT=30 >"$dir/$name.properties"
+      timeout -k 5 90 "$FIXD" client --config "$dir/$name.properties" "${timeout_arg[@]}" \
+        --report "$dir/$name.report" "$@" >"$dir/$name.out" 2>"$dir/$name.err" &
+      echo $! >"$dir/$name.pid"
+      wait $!
       ;;
   esac
 }
@@ -167,6 +191,16 @@ wait_listening() {
   local port="$1" i
   for i in $(seq 600); do
     ss -Hltn "sport = :$port" | grep -q . && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+# Up to 30 s for an established connection to PORT.
+wait_connected() {
+  local port="$1" i
+  for i in $(seq 600); do
+    ss -Htn state established "( sport = :$port or dport = :$port )" | grep -q . && return 0
     sleep 0.05
   done
   return 1
@@ -207,11 +241,11 @@ run_scenario() {
   acceptor_stop graceful >/dev/null 2>&1 || true
   if [ "$rc" = 0 ] && [ ! -s "$dir/why" ]; then
     passed=$((passed + 1))
-    printf 'PASS %-34s %3ss\n' "$name" "$((SECONDS - t0))"
+    printf 'PASS %-44s %3ss\n' "$name" "$((SECONDS - t0))"
   else
     failed=$((failed + 1))
     failures+=("$name")
-    printf 'FAIL %-34s %3ss  %s (rc=%s; logs in %s)\n' "$name" "$((SECONDS - t0))" \
+    printf 'FAIL %-44s %3ss  %s (rc=%s; logs in %s)\n' "$name" "$((SECONDS - t0))" \
       "$(tr '\n' ';' <"$dir/why")" "$rc" "${dir#"$root"/}"
   fi
 }
@@ -248,8 +282,10 @@ sc_initiator_stop_resume() {
   local ver="$1" k=$((ORDERS * 2 / 5))
   [ "$k" -ge 1 ] || k=1
   acceptor_start "$ver" "$dir" N || return 1
-  initiator_run "$ver" "$dir" run1 N --orders "$ORDERS" --stop-after "$k" --state "$dir/state" ||
-    echo "run1 rc=$?" >>"$dir/why"
+  # STOP_WINDOW > 1 leaves orders in flight at the stop: their reports are sent to a dead
+  # connection and must come back by resend after the restart.
+  initiator_run "$ver" "$dir" run1 N --orders "$ORDERS" --stop-after "$k" --state "$dir/state" \
+    --window "${STOP_WINDOW:-1}" || echo "run1 rc=$?" >>"$dir/why"
   check "$dir/run1.report" aborted=1 orders_sent="$k" unsent=$((ORDERS - k))
   initiator_run "$ver" "$dir" run2 N --orders "$ORDERS" --state "$dir/state" ||
     echo "run2 rc=$?" >>"$dir/why"
@@ -286,7 +322,9 @@ sc_acceptor_restart() {
   acceptor_start "$ver" "$dir" N --on-term abrupt || return 1
   initiator_run "$ver" "$dir" initiator N --orders "$ORDERS" --rate "$((ORDERS * 2))" --window 100 &
   local pid=$!
-  sleep 0.25
+  # Mid-stream: the stream takes 0.5 s from the Logon, however long the initiator needs to start.
+  wait_connected "$PORT" || echo "no connection to the acceptor within 30 s" >>"$dir/why"
+  sleep 0.2
   acceptor_stop abrupt || true
   check_acceptor "$dir/acceptor1.report" aborted=1
   acceptor_start "$ver" "$dir" N || { kill "$pid"; wait "$pid"; return 1; }
@@ -371,7 +409,31 @@ bench() {
   return "$rc"
 }
 
+# One direction of the matrix: every scenario with INITIATOR -> ACCEPTOR, all three versions.
+matrix_direction() {
+  local tag="$INITIATOR-to-$ACCEPTOR" ver big="$ORDERS"
+  for ver in fix42 fix44 fixt11; do
+    ORDERS="$big"
+    run_scenario "$tag-basic-$ver" sc_basic "$ver"
+    ORDERS="$RESUME_ORDERS" STOP_WINDOW=50
+    run_scenario "$tag-initiator-stop-resume-$ver" sc_initiator_stop_resume "$ver"
+    run_scenario "$tag-acceptor-restart-$ver" sc_acceptor_restart "$ver"
+    run_scenario "$tag-reset-logon-$ver" sc_reset_logon "$ver"
+  done
+  run_scenario "$tag-initiator-sigterm-resume-fix44" sc_initiator_sigterm_resume fix44
+  if [ "$ACCEPTOR" = qf ]; then
+    # The checks of the fixd client can fail too.
+    run_scenario "$tag-detects-duplicate-fix44" sc_detects_duplicate fix44
+    run_scenario "$tag-detects-missing-fix44" sc_detects_missing fix44
+  fi
+  ORDERS="$big" STOP_WINDOW=1
+}
+
 case "$cmd" in
+  matrix)
+    INITIATOR=qf ACCEPTOR=fixd matrix_direction
+    INITIATOR=fixd ACCEPTOR=qf matrix_direction
+    ;;
   bench)
     bench
     exit $?
