@@ -91,8 +91,12 @@ fn spec(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// This process's scratch directory: per process, so that concurrent runs (the tests) never
+/// delete each other's stores.
 fn work_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench/work")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/bench/work")
+        .join(std::process::id().to_string())
 }
 
 fn work_dir(name: &str) -> Res<PathBuf> {
@@ -262,9 +266,14 @@ fn record(h: &mut Histogram<u64>, ns: u64) {
 
 fn print_hist(prefix: &str, h: &Histogram<u64>, req: usize, rep: usize) {
     let us = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+    let sizes = if req > 0 {
+        format!(" request_bytes={req} reply_bytes={rep}")
+    } else {
+        String::new()
+    };
     println!(
         "{prefix}_samples={} {prefix}_p50_us={:.2} {prefix}_p99_us={:.2} {prefix}_p999_us={:.2} \
-         {prefix}_max_us={:.2} request_bytes={req} reply_bytes={rep}",
+         {prefix}_max_us={:.2}{sizes}",
         h.len(),
         us(0.5),
         us(0.99),
@@ -604,8 +613,19 @@ fn idle(o: &Opts) -> Res<()> {
     let mut engine = b.start().map_err(|e| e.to_string())?;
     let created = engine.sessions().len();
     let start_s = t0.elapsed().as_secs_f64();
-    // Let the I/O thread register everything before measuring idleness.
-    std::thread::sleep(Duration::from_secs(2));
+    // Idle means after set-up: the I/O thread registers the sessions after `start` returns
+    // (seconds under load), so wait (at most 30 s) for a quiet half-second first.
+    let settle = Instant::now();
+    let mut last = proc_self().1;
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = proc_self().1;
+        if now == last || settle.elapsed() > Duration::from_secs(30) {
+            break;
+        }
+        last = now;
+    }
+    let settle_s = settle.elapsed().as_secs_f64();
     let (rss1, ticks0) = proc_self();
     let w0 = Instant::now();
     std::thread::sleep(Duration::from_secs(secs));
@@ -618,7 +638,7 @@ fn idle(o: &Opts) -> Res<()> {
     let cpu = (ticks1 - ticks0) as f64 / hz / wall * 100.0;
     println!(
         "idle_rss_kib_per_session={:.2} idle_cpu_percent={:.2} sessions={created} store={kind} \
-         rss_before_kib={rss0} rss_after_kib={rss1} start_s={start_s:.2}",
+         rss_before_kib={rss0} rss_after_kib={rss1} start_s={start_s:.2} settle_s={settle_s:.1}",
         rss1.saturating_sub(rss0) as f64 / n as f64,
         cpu
     );
