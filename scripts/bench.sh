@@ -115,7 +115,8 @@ row() {
 persist=$(awk -v a="$(num "${V[rtt_p50_us]:-}")" -v b="$(num "${V[rtt_mem_store_p50_us]:-}")" \
   'BEGIN { if (a == "null" || b == "null") print ""; else printf "%.2f", a - b }')
 {
-  echo "scripts/bench.sh$([ "$QUICK" = 1 ] && echo " --quick") at $started, load average $load_average, $(nproc) cores"
+  echo "scripts/bench.sh$([ "$QUICK" = 1 ] && echo " --quick") at $started, load average $load_average" \
+    "(at the end: $(cut -d' ' -f1 /proc/loadavg)), $(nproc) cores"
   echo
   echo "| measure                              |         ours |         peer | ours/peer | target                     | verdict |"
   echo "|---|---|---|---|---|---|"
