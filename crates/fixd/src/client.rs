@@ -490,7 +490,12 @@ pub fn run(
             if dropped > dropped_seen {
                 let sent = book.sent.load(Ordering::Acquire);
                 let n = (dropped - dropped_seen).min(sent);
-                retry.extend((sent + 1 - n..=sent).rev());
+                // An order answered meanwhile was not the one dropped.
+                retry.extend(
+                    (sent + 1 - n..=sent).rev().filter(|&id| {
+                        book.answered[(id - 1) as usize].load(Ordering::Acquire) == 0
+                    }),
+                );
                 dropped_seen = dropped;
             }
             loop {
