@@ -14,9 +14,9 @@ use fix_engine::config::SessionSettings;
 use fix_engine::{EngineBuilder, SessionState};
 use fix_testkit::{build_frame, get, split_frames, with_time};
 
-/// Acceptors registered before the one the client logs on to: creating them is what used to
-/// leave the listener accepting before the last session existed.
-const SESSIONS: usize = 12;
+/// Acceptors registered before the one the client logs on to, each with a store on disk:
+/// creating them is what used to leave the listener accepting before the last session existed.
+const SESSIONS: usize = 48;
 
 fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -31,16 +31,20 @@ fn now_utc() -> UtcTimestamp {
     UtcTimestamp::from_unix_secs(i64::try_from(secs).unwrap())
 }
 
-fn acceptor_on(i: usize, port: u16) -> SessionSettings {
+fn acceptor_on(
+    i: usize,
+    port: u16,
+    storage: fix_engine::config::StorageSettings,
+) -> SessionSettings {
     SessionSettings::acceptor(
-        &format!("S{i}"),
+        format!("S{i}"),
         "FIX.4.4",
-        &format!("V{i}"),
-        &format!("C{i}"),
+        format!("V{i}"),
+        format!("C{i}"),
         port,
     )
     .heart_bt_int(5)
-    .storage(transient())
+    .storage(storage)
     .build()
     .unwrap()
 }
@@ -91,9 +95,10 @@ fn logon_the_instant_the_port_accepts_finds_its_session() {
         let port = free_port();
         let last = SESSIONS - 1;
         let client = thread::spawn(move || early_logon(port, last));
+        let dir = tempfile::tempdir().unwrap();
         let mut b = EngineBuilder::new(engine_settings());
         for i in 0..SESSIONS {
-            b = b.session(acceptor_on(i, port));
+            b = b.session(acceptor_on(i, port, persistent(dir.path())));
         }
         let mut engine = b.start().unwrap();
         let got = client.join().unwrap().unwrap();
@@ -118,7 +123,7 @@ fn acceptors_wait_for_their_first_logon_from_the_start() {
     let engine = EngineBuilder::new(engine_settings())
         .application(app)
         .listen_port(Some(0))
-        .session(acceptor_on(0, 0))
+        .session(acceptor_on(0, 0, transient()))
         .start()
         .unwrap();
     let h = engine.session("S0").unwrap();
