@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
     --orders) ORDERS="$2"; shift ;;
     --resume-orders) RESUME_ORDERS="$2"; shift ;;
     --only) ONLY="$2"; shift ;;
-    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "interop.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
