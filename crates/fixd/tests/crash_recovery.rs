@@ -776,9 +776,9 @@ fn crash_recovery_small() {
 
 /// Either process is killed, fixd included. `scripts/crash-test.sh` runs it.
 #[test]
-#[ignore = "bug: fixd killed after committing an order's MsgSeqNum but before journaling its \
-            ExecutionReport never answers it (fix-session Session::process commits the incoming \
-            number before fix-engine's io_thread sends the callback's replies); see RELIABILITY.md"]
+#[ignore = "bug: a SIGKILLed fixd can lose an order's reply (incoming number committed before the \
+            reply is journaled) or reuse an admin message's MsgSeqNum (sent before the number \
+            is stored); see docs/RELIABILITY.md"]
 fn crash_recovery_either_side() {
     crash_runs(Victims::from_env(Victims::Both));
 }
