@@ -429,10 +429,10 @@ impl Session {
         body(&mut e);
         let bytes = e.finish();
         io.persist_outbound(seq, bytes);
-        io.send(bytes);
-        self.conn.last_sent = now.mono;
         self.next_sender = self.next_sender.saturating_add(1);
         io.next_sender_seq_changed(self.next_sender);
+        io.send(bytes);
+        self.conn.last_sent = now.mono;
         Ok(seq)
     }
 
@@ -1326,10 +1326,13 @@ impl Session {
             HeaderArgs::new(seq, now.utc),
         );
         body(&mut e);
-        io.send(e.finish());
-        self.conn.last_sent = now.mono;
+        let bytes = e.finish();
+        // Store the next number before the bytes leave: a crash after the send must not make a
+        // restarted session reuse a number the peer has already seen.
         self.next_sender = self.next_sender.saturating_add(1);
         io.next_sender_seq_changed(self.next_sender);
+        io.send(bytes);
+        self.conn.last_sent = now.mono;
     }
 
     /// Reject `h` and consume its number when QuickFIX would (not for Logon and SequenceReset, and
@@ -1419,10 +1422,12 @@ impl Session {
                 e.field_u64(tags::SESSION_REJECT_REASON, u64::from(r.code()));
             }
         }
-        io.send(e.finish());
-        self.conn.last_sent = now.mono;
+        let bytes = e.finish();
+        // The number is stored before the send, as in `send_admin`.
         self.next_sender = self.next_sender.saturating_add(1);
         io.next_sender_seq_changed(self.next_sender);
+        io.send(bytes);
+        self.conn.last_sent = now.mono;
         io.event(Event::RejectSent {
             ref_seq_num: h.seq.unwrap_or(0),
             reason: reason.unwrap_or(RejectReason::Other),
