@@ -79,7 +79,7 @@ fn every_new_number_is_stored_before_it_is_sent() {
     })
     .unwrap();
     s.handle_timeout(at(40), &mut io);
-    s.disconnect("done", at(41), &mut io);
+    s.disconnect("done", at(41), &mut io).unwrap();
 
     let types: Vec<String> = io
         .sent
