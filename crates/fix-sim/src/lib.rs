@@ -723,7 +723,18 @@ impl World {
             if !self.link_up {
                 self.connect();
             } else if self.rng.chance(f.disconnect * 20) {
-                self.disconnect("injected");
+                if self.rng.chance(300) {
+                    // A graceful Logout (end of day); with IntradayLogoutTolerance the numbers
+                    // continue at the next Logon.
+                    let i = usize::try_from(self.rng.below(2)).unwrap_or(0);
+                    let now = self.now(i);
+                    let n = &mut self.nodes[i];
+                    let r = n.session.disconnect("sim logout", now, &mut n.io);
+                    let name = n.name;
+                    self.log(format!("{name} logs out: {r:?}"));
+                } else {
+                    self.disconnect("injected");
+                }
             }
         } else if r < 93 {
             if self.rng.chance(f.restart * 30) {
