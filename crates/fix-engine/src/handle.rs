@@ -1,8 +1,8 @@
 //! [`SessionHandle`]: the application's grip on one session, usable from any thread.
 
 use std::cell::RefCell;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -23,6 +23,9 @@ pub const MAX_SEND_BUFFERS: usize = 1024;
 pub const MAX_SEND_BODY: usize = 1 << 20;
 /// How long [`SessionHandle::release`] and [`SessionHandle::stats`] wait for the I/O thread.
 pub const API_REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Both ends of a session's send-buffer free list.
+type BufferPool = (Sender<Vec<u8>>, Receiver<Vec<u8>>);
 
 /// State shared between a session's handles and its I/O thread.
 pub(crate) struct SessionShared {
@@ -51,8 +54,9 @@ pub(crate) struct SessionShared {
     pub listen_addr: Option<std::net::SocketAddr>,
     state_lock: Mutex<()>,
     state_cv: Condvar,
-    pool_tx: Sender<Vec<u8>>,
-    pool_rx: Receiver<Vec<u8>>,
+    /// The free list of send buffers, created on first use: its bounded queue preallocates
+    /// `MAX_SEND_BUFFERS` slots (about 32 KiB), which a session that never sends should not pay.
+    pool: OnceLock<BufferPool>,
     pool_allocated: AtomicUsize,
 }
 
@@ -75,7 +79,6 @@ impl SessionShared {
         next_sender: u64,
         next_target: u64,
     ) -> Self {
-        let (pool_tx, pool_rx) = crossbeam_channel::bounded(MAX_SEND_BUFFERS);
         Self {
             id,
             name: settings.name.clone(),
@@ -95,8 +98,7 @@ impl SessionShared {
             listen_addr: None,
             state_lock: Mutex::new(()),
             state_cv: Condvar::new(),
-            pool_tx,
-            pool_rx,
+            pool: OnceLock::new(),
             pool_allocated: AtomicUsize::new(0),
         }
     }
@@ -123,7 +125,12 @@ impl SessionShared {
     /// Gives a send buffer back to the session's free list.
     pub(crate) fn recycle(&self, buf: Vec<u8>) {
         // The free list holds at most as many buffers as were ever allocated, so it is never full.
-        let _ = self.pool_tx.try_send(buf);
+        let _ = self.pool().0.try_send(buf);
+    }
+
+    fn pool(&self) -> &BufferPool {
+        self.pool
+            .get_or_init(|| crossbeam_channel::bounded(MAX_SEND_BUFFERS))
     }
 
     fn prewarm(&self, n: usize, capacity: usize) -> usize {
@@ -134,14 +141,14 @@ impl SessionShared {
                 self.pool_allocated.fetch_sub(1, Ordering::AcqRel);
                 break;
             }
-            let _ = self.pool_tx.try_send(Vec::with_capacity(capacity));
+            let _ = self.pool().0.try_send(Vec::with_capacity(capacity));
             added += 1;
         }
         added
     }
 
     fn take_buffer(&self) -> Result<Vec<u8>, EngineError> {
-        if let Ok(b) = self.pool_rx.try_recv() {
+        if let Ok(b) = self.pool().1.try_recv() {
             return Ok(b);
         }
         // Warm-up: allocate until the bound; afterwards buffers only circulate.
