@@ -168,7 +168,8 @@ impl Application for EchoApp {
 
 /// A simulated venue: answers each `NewOrderSingle <D>` with an `ExecutionReport <8>`
 /// acknowledging it (`OrdStatus <39>=0` New), echoing `ClOrdID <11>`, `Symbol <55>`, `Side <54>`
-/// and `OrderQty <38>`, with fresh `OrderID <37>` / `ExecID <17>`. Other messages are logged.
+/// and `OrderQty <38>`, with fresh `OrderID <37>` / `ExecID <17>`. An order carrying `PossDupFlag <43>=Y` is answered with `PossResend <97>=Y`. Other messages
+/// are logged.
 #[derive(Debug, Default)]
 pub struct ExecutorApp {
     next_id: AtomicU64,
@@ -201,7 +202,14 @@ impl Application for ExecutorApp {
         let side = msg.get(54).unwrap_or(b"1");
         let qty = msg.get(38).unwrap_or(b"0");
         let mut ids = [0u8; 24];
-        let r = replies.send(b"8", |e| {
+        // A PossDup order may have been answered before a crash (its number was not yet
+        // committed): the answer is flagged PossResend, so the client dedupes it by ClOrdID.
+        let poss_resend: &[(u32, &[u8])] = if msg.get(43) == Some(b"Y") {
+            &[(97, b"Y")]
+        } else {
+            &[]
+        };
+        let r = replies.send_with_header(b"8", poss_resend, |e| {
             ids[0] = b'O';
             let len = 1 + write_u64(&mut ids[1..], n);
             e.field(6, b"0").field(11, cl).field(14, b"0");

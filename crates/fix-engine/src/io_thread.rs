@@ -627,6 +627,11 @@ impl IoThread {
         let Some(slot) = self.slots[s].as_mut() else {
             return;
         };
+        if let Some(next) = outcome.deferred_next_target
+            && let Err(e) = slot.store.set_next_incoming(next)
+        {
+            tracing::error!(session = %slot.handle.name(), error = %e, "storing the incoming sequence number failed");
+        }
         let token = slot.conn;
         if outcome.close {
             slot.replies.clear();

@@ -121,6 +121,8 @@ pub(crate) struct Outcome {
     pub state_changed: bool,
     /// The counterparty sent a Logout (a rejected Logon, or a graceful logout).
     pub logout_received: bool,
+    /// An incoming number to store once the application's replies are journaled and sent.
+    pub deferred_next_target: Option<u64>,
 }
 
 /// The [`SessionIo`] for one call into a session.
@@ -182,6 +184,18 @@ impl SessionIo for IoCtx<'_> {
     }
 
     fn next_target_seq_changed(&mut self, next: u64) {
+        if !self.replies.is_empty() {
+            // The application answered this message: committing its number now and crashing
+            // before the answer is journaled would lose the answer for good. Committed by
+            // `IoThread::after_call` once the replies went out; a crash in between makes the
+            // peer resend the message instead (found by the crash test, docs/RELIABILITY.md).
+            self.outcome.deferred_next_target = Some(next);
+            self.handle
+                .shared
+                .next_target
+                .store(next, std::sync::atomic::Ordering::Release);
+            return;
+        }
         if let Err(e) = self.store.set_next_incoming(next) {
             self.store_error("storing the incoming sequence number failed", &e);
         }
