@@ -138,12 +138,6 @@ fn dicts() -> &'static Dicts {
 
 /// Validate `data` with every dictionary; the fast path and the reference algorithm must agree.
 pub fn validate(data: &[u8]) {
-    // KNOWN BUG, reported, regression test `validator_on_a_bare_seven_byte_trailer` (ignored):
-    // `length_and_checksum_ok` in crates/fix-codec/src/dict/validate.rs reads `msg[n - 8]`
-    // when n == 7. Skipped here so the fuzzer keeps looking for other bugs; remove once fixed.
-    if data.len() == 7 && data.starts_with(b"10=") && data.ends_with(b"\x01") {
-        return;
-    }
     for (_, v) in &dicts().validators {
         let fast = v.validate(data);
         let reference = v.validate_reference(data);

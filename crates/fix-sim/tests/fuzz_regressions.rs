@@ -87,11 +87,10 @@ fn session_harness_reaches_an_established_session() {
 /// Found by the `validate` fuzz target (fuzz/regressions/validate/crash-073b1b70...): a
 /// seven-byte input that is only a `10=` trailer panics in
 /// `fix_codec::dict::validate::length_and_checksum_ok` (crates/fix-codec/src/dict/validate.rs),
-/// which checks `n < 7` and then reads `msg[n - 8]`: subtract-with-overflow in debug builds,
-/// index out of bounds in release. Unreachable through the session (frames start with `8=`),
+/// which checked `n < 7` and then read `msg[n - 8]`: subtract-with-overflow in debug builds,
+/// index out of bounds in release (fixed: `n < 8`). Unreachable through the session (frames start with `8=`),
 /// but `Validator::validate` is public and must not panic on any input.
 #[test]
-#[ignore = "fix-codec bug: Validator::validate panics on b\"10=\\x19\\x00\\xd8\\x01\" (reported)"]
 fn validator_on_a_bare_seven_byte_trailer() {
     let dict = Dictionary::from_xml(include_str!("../../../spec/FIX44.xml")).unwrap();
     let v = Validator::new(Arc::new(dict), None, ValidationOptions::default());

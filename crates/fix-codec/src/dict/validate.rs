@@ -406,7 +406,7 @@ impl Validator {
 /// `BodyLength <9>` and `CheckSum <10>` of a frame, as QuickFIX's `Message::validate` checks them.
 fn length_and_checksum_ok(msg: &[u8]) -> bool {
     let n = msg.len();
-    if n < 7 || msg[n - 1] != SOH || &msg[n - 7..n - 4] != b"10=" || msg[n - 8] != SOH {
+    if n < 8 || msg[n - 1] != SOH || &msg[n - 7..n - 4] != b"10=" || msg[n - 8] != SOH {
         return false;
     }
     let Some(sum) = parse_u64(&msg[n - 4..n - 1]) else {
