@@ -35,6 +35,27 @@ pub const MIN_SEGMENT_SIZE: u64 = 4096;
 /// Largest segment size accepted (positions keep the in-segment offset in 32 bits).
 pub const MAX_SEGMENT_SIZE: u64 = 1 << 30;
 
+/// Size of a generation's first segment (or the configured size, if smaller). Each later segment
+/// doubles the previous one up to the configured size: an idle session's journal costs 64 KiB of
+/// disk instead of a full segment, and a busy one reaches full-size segments after a few rolls.
+pub const INITIAL_SEGMENT_SIZE: u64 = 64 << 10;
+
+/// Size of the segment after one of `prev` bytes that must hold a record of `need` bytes: double,
+/// or more when the record needs it, never above `max`.
+fn next_segment_size(prev: u64, need: usize, max: u64) -> u64 {
+    let want = (SEG_HEADER + need) as u64;
+    let mut size = prev.saturating_mul(2).max(MIN_SEGMENT_SIZE);
+    while size < want && size < max {
+        size = size.saturating_mul(2);
+    }
+    size.min(max)
+}
+
+/// Size of a generation's first segment.
+fn first_segment_size(max: u64) -> u64 {
+    INITIAL_SEGMENT_SIZE.min(max)
+}
+
 #[inline(always)]
 fn align(n: usize) -> usize {
     (n + ALIGN - 1) & !(ALIGN - 1)
@@ -109,6 +130,14 @@ pub(crate) struct Segment {
     pub(crate) map: Arc<MmapRaw>,
 }
 
+impl Segment {
+    /// This segment's size: segments of one generation grow, so each has its own.
+    #[inline(always)]
+    fn size(&self) -> usize {
+        self.map.len()
+    }
+}
+
 /// Creates and maps a segment file at `path` with a valid header and zeroed records.
 fn create_segment(
     path: &Path,
@@ -134,6 +163,7 @@ fn create_segment(
 pub(crate) struct View {
     pub(crate) generation: u64,
     pub(crate) dir: PathBuf,
+    /// The configured (largest) segment size.
     pub(crate) segment_size: u64,
     pub(crate) segments: Vec<Segment>,
 }
@@ -182,11 +212,14 @@ impl Shared {
         let (generation, dir, size, next_no) = {
             let v = lock(&self.view);
             let (no, off) = pos_parts(self.write_pos.load(Ordering::Acquire));
-            let last = v.segments.last().map_or(0, |s| s.no);
-            if no != last || (off as u64) < v.segment_size / 2 {
+            let Some(last) = v.segments.last() else {
+                return Ok(false);
+            };
+            if no != last.no || off < last.size() / 2 {
                 return Ok(false);
             }
-            (v.generation, v.dir.clone(), v.segment_size, last + 1)
+            let size = next_segment_size(last.size() as u64, 0, v.segment_size);
+            (v.generation, v.dir.clone(), size, last.no + 1)
         };
         {
             let p = lock(&self.prepared);
@@ -393,7 +426,7 @@ impl Journal {
         }
 
         // Scan records to find the true end.
-        let end = Self::scan(&segments, generation, segment_size);
+        let end = Self::scan(&segments, generation);
         if let Some(end) = &end {
             for s in segments.drain(end.seg_idx + 1..) {
                 discard.push(s.no);
@@ -413,7 +446,8 @@ impl Journal {
             }
             None => {
                 let p = segment_path(&dir, 0);
-                segments.push(create_segment(&p, generation, 0, segment_size, populate)?);
+                let size = first_segment_size(segment_size);
+                segments.push(create_segment(&p, generation, 0, size, populate)?);
                 (SEG_HEADER, 0, 0)
             }
         };
@@ -457,10 +491,13 @@ impl Journal {
         Ok((journal, rec))
     }
 
-    fn open_segment(dir: &Path, generation: u64, n: u32, size: u64) -> Option<Segment> {
+    /// Maps segment `n` if its header is valid. Its size is its file length (up to `max`), which
+    /// the header, covered by its checksum, must repeat.
+    fn open_segment(dir: &Path, generation: u64, n: u32, max: u64) -> Option<Segment> {
         let path = segment_path(dir, n);
         let file = fsutil::open_rw(&path).ok()?;
-        if fsutil::file_len(&file, &path).ok()? != size {
+        let size = fsutil::file_len(&file, &path).ok()?;
+        if !(MIN_SEGMENT_SIZE..=max).contains(&size) {
             return None;
         }
         let map = fsutil::map(&file, &path, size, false).ok()?;
@@ -476,8 +513,7 @@ impl Journal {
 
     /// Walks every record, verifying checksums and increasing sequence numbers. `None` when there
     /// is no segment at all. Each iteration advances by at least 16 bytes within a bounded segment.
-    fn scan(segments: &[Segment], generation: u64, size: u64) -> Option<ScanEnd> {
-        let size = size as usize;
+    fn scan(segments: &[Segment], generation: u64) -> Option<ScanEnd> {
         let mut end = ScanEnd {
             seg_idx: 0,
             off: SEG_HEADER,
@@ -492,6 +528,7 @@ impl Journal {
             end.seg_idx = i;
             end.off = SEG_HEADER;
             let map = &seg.map;
+            let size = seg.size();
             let mut off = SEG_HEADER;
             while off + REC_HEADER <= size {
                 let commit = load(map, off + 8);
@@ -536,14 +573,13 @@ impl Journal {
         let mut expect_seq = self.first_seq;
         let mut seg_walk = 0;
         let mut off = SEG_HEADER;
-        let size = self.segment_size as usize;
         if self.last_seq != 0 {
             // Records were validated by `scan`; only headers are read here.
             loop {
                 if seg_walk >= self.segments.len() {
                     break;
                 }
-                if off + REC_HEADER > size
+                if off + REC_HEADER > self.segments[seg_walk].size()
                     || (seg_walk + 1 == self.segments.len() && off >= self.off)
                 {
                     if seg_walk + 1 == self.segments.len() {
@@ -630,8 +666,8 @@ impl Journal {
             });
         }
         let need = align(REC_HEADER + msg.len());
-        if self.off + need > self.segment_size as usize {
-            self.roll()?;
+        if self.off + need > self.segments.last().map_or(0, Segment::size) {
+            self.roll(need)?;
         }
         if self.index.base == 0 {
             self.index.set_base(seq);
@@ -657,15 +693,16 @@ impl Journal {
         Ok(())
     }
 
-    /// Moves to the next segment: takes the prepared one if a maintenance call made it, else
-    /// creates it here.
+    /// Moves to the next segment, which must hold a record of `need` bytes: takes the prepared
+    /// one if a maintenance call made it (and it is big enough), else creates it here.
     #[cold]
-    fn roll(&mut self) -> Result<(), StoreError> {
-        let size = self.segment_size as usize;
+    fn roll(&mut self, need: usize) -> Result<(), StoreError> {
         let Some(cur) = self.segments.last() else {
             return Err(StoreError::corrupt(&self.dir, "journal has no segment"));
         };
+        let size = cur.size();
         let next_no = cur.no + 1;
+        let next_size = next_segment_size(size as u64, need, self.segment_size);
         let path = segment_path(&self.dir, next_no);
         // try_lock: the writer never waits for a maintenance thread.
         let prepared = match self.shared.prepared.try_lock() {
@@ -673,7 +710,11 @@ impl Journal {
             Err(_) => None,
         };
         let seg = match prepared {
-            Some(p) if p.generation == self.generation && p.segment.no == next_no => {
+            Some(p)
+                if p.generation == self.generation
+                    && p.segment.no == next_no
+                    && p.segment.size() >= SEG_HEADER + need =>
+            {
                 fs::rename(&p.tmp_path, &path).map_err(|e| StoreError::io("rename", &path, e))?;
                 p.segment
             }
@@ -685,7 +726,7 @@ impl Journal {
                     &path,
                     self.generation,
                     next_no,
-                    self.segment_size,
+                    next_size,
                     self.shared.populate,
                 )?
             }
@@ -736,7 +777,7 @@ impl Journal {
                 .ok_or_else(|| {
                     StoreError::corrupt(&self.index.path, "index entry names a missing segment")
                 })?;
-            let size = self.segment_size as usize;
+            let size = seg.size();
             if off + REC_HEADER > size {
                 return Err(StoreError::corrupt(
                     &self.index.path,
@@ -804,11 +845,7 @@ pub(crate) fn flush_range(view: &View, from: u64, to: u64) -> Result<(), StoreEr
             continue;
         }
         let start = if s.no == from_no { from_off } else { 0 };
-        let end = if s.no == to_no {
-            to_off
-        } else {
-            view.segment_size as usize
-        };
+        let end = if s.no == to_no { to_off } else { s.size() };
         let end = end.min(s.map.len());
         if end > start {
             s.map
@@ -817,4 +854,122 @@ pub(crate) fn flush_range(view: &View, from: u64, to: u64) -> Result<(), StoreEr
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod growth_tests {
+    use super::*;
+    use crate::{MmapStore, SessionStore, StoreOptions};
+
+    const NOW: u64 = 1_700_000_000_000_000_000;
+    const ID: &str = "FIX.4.4-SENDER-TARGET";
+    const MAX: u64 = 1 << 20;
+
+    fn opts() -> StoreOptions {
+        StoreOptions {
+            segment_size: MAX,
+            ..StoreOptions::default()
+        }
+    }
+
+    fn msg(seq: u64, len: usize) -> Vec<u8> {
+        let mut m = format!("8=FIX.4.4\x0134={seq}\x0158=").into_bytes();
+        m.extend((0..len.saturating_sub(m.len())).map(|i| b'a' + ((seq as usize + i) % 26) as u8));
+        m
+    }
+
+    fn segment_sizes(s: &MmapStore) -> Vec<u64> {
+        let dir = generation_dir(s.dir(), s.metadata().generation);
+        let mut v: Vec<(u32, u64)> = fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| {
+                let e = e.unwrap();
+                let name = e.file_name().into_string().unwrap();
+                let n = name.strip_suffix(".seg")?.parse::<u32>().ok()?;
+                Some((n, e.metadata().unwrap().len()))
+            })
+            .collect();
+        v.sort_unstable();
+        v.into_iter().map(|(_, len)| len).collect()
+    }
+
+    fn check_all(s: &MmapStore, lens: &[(u64, usize)]) {
+        let mut got = Vec::new();
+        s.read_outbound(1, u64::MAX, &mut |seq, b| {
+            got.push(seq);
+            let len = lens.iter().find(|(q, _)| *q == seq).unwrap().1;
+            assert_eq!(b, msg(seq, len), "seq {seq}");
+        })
+        .unwrap();
+        assert_eq!(got, lens.iter().map(|(q, _)| *q).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn size_sequence_doubles_and_fits_the_record() {
+        assert_eq!(first_segment_size(MAX), INITIAL_SEGMENT_SIZE);
+        assert_eq!(first_segment_size(8192), 8192);
+        assert_eq!(next_segment_size(64 << 10, 100, MAX), 128 << 10);
+        assert_eq!(next_segment_size(64 << 10, 300 << 10, MAX), 512 << 10);
+        assert_eq!(next_segment_size(512 << 10, 100, MAX), MAX);
+        assert_eq!(next_segment_size(MAX, 100, MAX), MAX);
+        // A configured size that is not a power of two caps the doubling.
+        assert_eq!(next_segment_size(64 << 10, 100, 100 << 12), 128 << 10);
+        assert_eq!(next_segment_size(256 << 10, 100, 100 << 12), 100 << 12);
+    }
+
+    #[test]
+    fn a_new_store_is_small_and_segments_grow_to_the_configured_size() {
+        let root = tempfile::tempdir().unwrap();
+        let mut s = MmapStore::open(root.path(), ID, opts(), NOW).unwrap();
+        assert_eq!(segment_sizes(&s), vec![INITIAL_SEGMENT_SIZE]);
+        let index = generation_dir(s.dir(), 1).join("index");
+        assert!(fs::metadata(&index).unwrap().len() <= 16 << 10);
+
+        let mut lens = Vec::new();
+        for seq in 1..=3000u64 {
+            let len = 200 + (seq as usize * 37) % 1500;
+            s.append_outbound(seq, &msg(seq, len)).unwrap();
+            lens.push((seq, len));
+        }
+        let sizes = segment_sizes(&s);
+        assert_eq!(
+            &sizes[..5],
+            &[64 << 10, 128 << 10, 256 << 10, 512 << 10, MAX],
+            "{sizes:?}"
+        );
+        assert!(sizes[5..].iter().all(|&l| l == MAX), "{sizes:?}");
+        check_all(&s, &lens);
+
+        drop(s);
+        let mut s = MmapStore::open(root.path(), ID, opts(), NOW).unwrap();
+        assert!(s.recovery().is_clean(), "{:?}", s.recovery());
+        check_all(&s, &lens);
+        s.append_outbound(3001, &msg(3001, 500)).unwrap();
+        lens.push((3001, 500));
+        check_all(&s, &lens);
+    }
+
+    #[test]
+    fn a_record_larger_than_the_next_doubling_gets_a_segment_that_holds_it() {
+        let root = tempfile::tempdir().unwrap();
+        let mut s = MmapStore::open(root.path(), ID, opts(), NOW).unwrap();
+        let h = s.handle();
+        let mut lens = vec![(1, 40 << 10)];
+        s.append_outbound(1, &msg(1, 40 << 10)).unwrap();
+        // The prepared (doubled, 128 KiB) segment is too small for the next record.
+        assert!(h.prepare_next_segment().unwrap());
+        lens.push((2, 300 << 10));
+        s.append_outbound(2, &msg(2, 300 << 10)).unwrap();
+        assert_eq!(segment_sizes(&s), vec![64 << 10, 512 << 10]);
+        // The largest message still fits: a full-size segment.
+        let max = Journal::max_message(MAX);
+        lens.push((3, max));
+        s.append_outbound(3, &msg(3, max)).unwrap();
+        assert_eq!(segment_sizes(&s), vec![64 << 10, 512 << 10, MAX]);
+        assert!(s.append_outbound(4, &msg(4, max + 1)).is_err());
+        drop(s);
+        let s = MmapStore::open(root.path(), ID, opts(), NOW).unwrap();
+        assert!(s.recovery().is_clean(), "{:?}", s.recovery());
+        check_all(&s, &lens);
+    }
 }

@@ -35,7 +35,7 @@ mod state;
 
 pub use error::StoreError;
 pub use identity::{decode_identity, encode_identity};
-pub use journal::{MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE};
+pub use journal::{INITIAL_SEGMENT_SIZE, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE};
 pub use memory::MemoryStore;
 pub use mmap::{FlushHandle, MmapStore, Recovery, StoreOptions};
 

@@ -25,9 +25,12 @@ pub struct StoreOptions {
     pub durability: Durability,
     /// Size of each journal segment file in bytes: a multiple of 4096 within
     /// [`MIN_SEGMENT_SIZE`]..=[`MAX_SEGMENT_SIZE`]. Fixed when the store is created; an existing
-    /// store keeps its own. The largest message is this minus 80 bytes.
+    /// store keeps its own. The largest message is this minus 80 bytes. A generation starts with
+    /// a segment of [`crate::INITIAL_SEGMENT_SIZE`] (or this, if smaller) and each next
+    /// one doubles up to this size.
     pub segment_size: u64,
-    /// Initial capacity of the index in sequence numbers (it doubles when needed).
+    /// Initial capacity of the index in sequence numbers (it doubles when needed). The default,
+    /// 1,024 (8 KiB), keeps an idle store small.
     pub index_entries: u64,
     /// At a reset, move the old journal to `archive/` instead of deleting it.
     pub archive_on_reset: bool,
@@ -41,7 +44,7 @@ impl Default for StoreOptions {
         StoreOptions {
             durability: Durability::None,
             segment_size: 16 << 20,
-            index_entries: 1 << 16,
+            index_entries: 1 << 10,
             archive_on_reset: false,
             populate: false,
         }
