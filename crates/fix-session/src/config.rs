@@ -124,6 +124,12 @@ pub struct SessionConfig {
     /// `Password <554>` an initiator sends in its Logon (never sent by an acceptor). Not shown by
     /// `Debug`.
     pub password: Option<String>,
+    /// How long an outstanding ResendRequest may go without the expected incoming number
+    /// advancing before it is sent again for what is still missing (at most once per timeout, so
+    /// a lost request or a lost answer on a connection that stays up cannot leave a gap open
+    /// forever). `None` (the default): twice the `HeartBtInt` in force (off when it is 0).
+    /// `Some(Duration::ZERO)`: never repeat (one ResendRequest per gap, as QuickFIX).
+    pub resend_request_timeout: Option<Duration>,
     /// Milliseconds in `SendingTime <52>` on FIX 4.2 and later (QuickFIX `MillisecondsInTimeStamp`).
     pub millis_in_timestamp: bool,
 }
@@ -195,6 +201,7 @@ impl SessionConfig {
             username: None,
             password: None,
             millis_in_timestamp: true,
+            resend_request_timeout: None,
         }
     }
 
@@ -251,6 +258,11 @@ impl SessionConfig {
     /// Set the resend chunk size.
     pub fn with_resend_chunk_size(mut self, v: Option<u64>) -> Self {
         self.resend_chunk_size = v.filter(|&n| n > 0);
+        self
+    }
+    /// Set the ResendRequest timeout (`None`: 2 x HeartBtInt; `Some(Duration::ZERO)`: off).
+    pub fn with_resend_request_timeout(mut self, v: Option<Duration>) -> Self {
+        self.resend_request_timeout = v;
         self
     }
     /// Set the credential check.

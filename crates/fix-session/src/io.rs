@@ -51,6 +51,15 @@ pub enum Event<'a> {
         /// What arrived.
         received: u64,
     },
+    /// An outstanding ResendRequest went unanswered for the ResendRequest timeout (the expected
+    /// number did not advance): it was sent again for `begin..` (`SessionConfig::
+    /// resend_request_timeout`). Raised at most once per timeout.
+    ResendRequestRepeated {
+        /// First number asked for again (the expected incoming number).
+        begin: u64,
+        /// Last number known to be missing (the peer is asked up to infinity).
+        end: u64,
+    },
     /// The peer asked us to resend `begin..=end` (`end` already resolved: never 0 / 999999).
     ResendRequested {
         /// First number.

@@ -154,6 +154,9 @@ struct Conn {
     logout_deadline: Option<MonoTime>,
     /// Outstanding ResendRequest: first and last number asked for.
     resend_range: Option<(u64, u64)>,
+    /// While a ResendRequest is outstanding: when it was sent or the expected number last
+    /// advanced. The ResendRequest timeout runs from here.
+    resend_progress_at: MonoTime,
 }
 
 /// Outcome of the common checks on a received message.
@@ -472,18 +475,20 @@ impl Session {
             }
             SessionState::WaitForConfirmLogout => self.conn.logout_deadline,
             SessionState::Established => {
+                let resend = self.resend_request_deadline();
                 if self.heart_bt_int == 0 {
-                    return None;
+                    return resend;
                 }
                 let hb = u64::from(self.heart_bt_int).saturating_mul(NANOS_PER_SEC);
                 let timeout = self.conn.last_received.add_nanos(hb.saturating_mul(12) / 5);
-                if self.conn.test_request_sent {
-                    Some(timeout)
+                let heartbeat = if self.conn.test_request_sent {
+                    timeout
                 } else {
                     let heartbeat = self.conn.last_sent.add_nanos(hb);
                     let test = self.conn.last_received.add_nanos(hb.saturating_mul(6) / 5);
-                    Some(heartbeat.min(test).min(timeout))
-                }
+                    heartbeat.min(test).min(timeout)
+                };
+                Some(resend.map_or(heartbeat, |r| r.min(heartbeat)))
             }
             _ => None,
         }
@@ -517,6 +522,12 @@ impl Session {
                 self.set_state(SessionState::NonGracefullyTerminated, io);
             }
             SessionState::Established => {
+                if self
+                    .resend_request_deadline()
+                    .is_some_and(|d| now.mono >= d)
+                {
+                    self.repeat_resend_request(now, io);
+                }
                 if self.heart_bt_int == 0 {
                     return;
                 }
@@ -822,8 +833,13 @@ impl Session {
             self.target_too_low(frame, h, seq, now, io);
             return Verdict::Stop;
         }
-        if (check_high || check_low) && self.conn.resend_range.is_some_and(|(_, end)| seq >= end) {
-            self.conn.resend_range = None;
+        if check_high || check_low {
+            match self.conn.resend_range {
+                Some((_, end)) if seq >= end => self.conn.resend_range = None,
+                // In sequence while a gap is being filled: the answer is flowing.
+                Some(_) => self.conn.resend_progress_at = now.mono,
+                None => {}
+            }
         }
         Verdict::Accept
     }
@@ -878,10 +894,43 @@ impl Session {
             0
         };
         self.conn.resend_range = Some((begin, received - 1));
+        self.conn.resend_progress_at = now.mono;
         self.send_admin(b"2", now, io, |e| {
             e.field_u64(tags::BEGIN_SEQ_NO, begin)
                 .field_u64(tags::END_SEQ_NO, end);
         });
+    }
+
+    /// The ResendRequest timeout in force, in nanoseconds (`None`: off).
+    fn resend_request_timeout(&self) -> Option<u64> {
+        match self.cfg.resend_request_timeout {
+            Some(d) if d.is_zero() => None,
+            Some(d) => Some(dur_nanos(d)),
+            None if self.heart_bt_int == 0 => None,
+            None => Some(
+                u64::from(self.heart_bt_int)
+                    .saturating_mul(NANOS_PER_SEC)
+                    .saturating_mul(2),
+            ),
+        }
+    }
+
+    /// When an outstanding ResendRequest is to be sent again, if one is outstanding.
+    fn resend_request_deadline(&self) -> Option<MonoTime> {
+        self.conn.resend_range?;
+        let t = self.resend_request_timeout()?;
+        Some(self.conn.resend_progress_at.add_nanos(t))
+    }
+
+    /// The outstanding ResendRequest (or its answer) went unanswered: ask again from the expected
+    /// number. The deadline restarts from now, so this happens at most once per timeout.
+    fn repeat_resend_request(&mut self, now: Now, io: &mut impl SessionIo) {
+        let Some((_, end)) = self.conn.resend_range else {
+            return;
+        };
+        let begin = self.next_target;
+        io.event(Event::ResendRequestRepeated { begin, end });
+        self.send_resend_request(end.saturating_add(1), now, io);
     }
 
     fn target_too_low(
@@ -977,12 +1026,10 @@ impl Session {
                 gap_fill,
             });
             io.next_target_seq_changed(self.next_target);
-            if self
-                .conn
-                .resend_range
-                .is_some_and(|(_, end)| new_seq_no > end)
-            {
-                self.conn.resend_range = None;
+            match self.conn.resend_range {
+                Some((_, end)) if new_seq_no > end => self.conn.resend_range = None,
+                Some(_) => self.conn.resend_progress_at = now.mono,
+                None => {}
             }
         } else if new_seq_no < self.next_target {
             self.reject_and_maybe_incr(

@@ -77,12 +77,10 @@ fn a_lost_incoming_commit_is_caught() {
     );
 }
 
-/// Known limitation of `fix-session`: a session sends one ResendRequest per gap and never
-/// repeats it, so when bytes lost inside a live connection take the ResendRequest (or its answer)
-/// with them, the gap stays open until a new Logon, however long the connection lives. The
-/// default configuration heals with a fresh connection; this is the strict variant.
+/// Bytes lost inside a live connection can take a ResendRequest (or its answer) with them; the
+/// session's ResendRequest timeout (2 x HeartBtInt by default) asks again, so the gap heals
+/// without a new connection.
 #[test]
-#[ignore = "fix-session never repeats a lost ResendRequest on the same connection (reported)"]
 fn heals_over_the_same_connection() {
     let cfg = SimConfig {
         reconnect_to_heal: false,
