@@ -1056,7 +1056,17 @@ impl Session {
             self.incr_target(io);
         }
         self.close(io);
-        self.finish_graceful(io);
+        if is_sequence_error_text(text) {
+            // The peer refused our numbers and keeps its own: ending the stream here (a reset)
+            // would make the two sides disagree forever. Only an operator or a 141=Y Logon can
+            // settle which numbers are right.
+            io.event(Event::Warning(
+                "Logout for a sequence error: numbers kept (fix them, or log on with 141=Y)",
+            ));
+            self.set_state(SessionState::NonGracefullyTerminated, io);
+        } else {
+            self.finish_graceful(io);
+        }
     }
 
     /// A Logon on an established session: a sequence reset (`141=Y`, `34=1`), the peer's answer to
@@ -1762,6 +1772,18 @@ fn u64_text(mut n: u64, out: &mut [u8; 20]) -> &[u8] {
     &out[i..]
 }
 
+/// Whether a Logout's `Text <58>` says it was sent for a sequence error: `MsgSeqNum too low`
+/// (QuickFIX's and our text; `MsgSeqNum(34) too low` and any case also match).
+fn is_sequence_error_text(text: &[u8]) -> bool {
+    const SEQ: &[u8] = b"msgseqnum";
+    const LOW: &[u8] = b"too low";
+    let contains = |needle: &[u8]| {
+        text.windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+    };
+    contains(SEQ) && contains(LOW)
+}
+
 /// `MsgSeqNum too low, expecting X but received Y` into `out`; returns the length.
 fn too_low_text(out: &mut [u8; 96], expected: u64, received: u64) -> usize {
     let mut w = ByteWriter::new(out);
@@ -1822,6 +1844,20 @@ mod tests {
         let mut b = [0u8; 96];
         let n = too_low_text(&mut b, 5, 2);
         assert_eq!(&b[..n], b"MsgSeqNum too low, expecting 5 but received 2");
+    }
+
+    #[test]
+    fn sequence_error_texts_are_recognised() {
+        let mut b = [0u8; 96];
+        let n = too_low_text(&mut b, 5, 2);
+        assert!(is_sequence_error_text(&b[..n]));
+        assert!(is_sequence_error_text(
+            b"MsgSeqNum(34) too low, expecting 7"
+        ));
+        assert!(is_sequence_error_text(b"msgseqnum TOO LOW"));
+        assert!(!is_sequence_error_text(b""));
+        assert!(!is_sequence_error_text(b"end of day"));
+        assert!(!is_sequence_error_text(b"too low"));
     }
 
     #[test]
