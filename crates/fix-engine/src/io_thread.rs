@@ -203,6 +203,8 @@ struct Conn {
     max_read: usize,
     out: Outbound,
     writable: bool,
+    /// Listed in `IoThread::dirty`: has bytes to flush at the end of the loop iteration.
+    dirty: bool,
     deadline: Option<MonoTime>,
 }
 
@@ -247,6 +249,8 @@ pub(crate) struct IoThread {
     /// The other half of `pending_reads`' double buffer: swapping keeps both capacities, where
     /// `mem::take` would free one and make the next push allocate on the hot path.
     spare_reads: Vec<usize>,
+    /// Connections written to during this loop iteration, flushed once at its end.
+    dirty: Vec<usize>,
     framer: Framer,
     idle: Idle,
     shutting_down: bool,
@@ -283,6 +287,7 @@ impl IoThread {
             timers: BinaryHeap::new(),
             pending_reads: Vec::new(),
             spare_reads: Vec::new(),
+            dirty: Vec::new(),
             framer: Framer::new(Framer::DEFAULT_MAX_FRAME_LEN),
             idle: Idle::new(idle),
             shutting_down: false,
@@ -355,6 +360,7 @@ impl IoThread {
             self.spare_reads = pending;
             worked |= self.fire_timers();
             worked |= self.drain_commands();
+            self.flush_dirty();
             if self.shutting_down {
                 self.close_everything();
                 return;
@@ -660,15 +666,49 @@ impl IoThread {
             && let Some(c) = self.conns[token].as_mut()
             && c.out.pending() > 0
             && !c.writable
+            && !c.dirty
         {
-            c.writable = true;
-            let _ =
-                self.poll
-                    .registry()
-                    .reregister(&mut c.out.stream, Token(token), interest(true));
+            c.dirty = true;
+            self.dirty.push(token);
         }
         self.arm(s);
         self.loop_after_call(s, &outcome);
+    }
+
+    /// Writes what this loop iteration queued, one `write` per connection; what the socket does
+    /// not take waits for a writable event.
+    fn flush_dirty(&mut self) {
+        // Bounded: a token is listed only once until flushed, and losing a connection here
+        // lists none (its slot no longer has one).
+        while let Some(token) = self.dirty.pop() {
+            let Some(c) = self.conns.get_mut(token).and_then(Option::as_mut) else {
+                continue;
+            };
+            if !c.dirty {
+                continue;
+            }
+            c.dirty = false;
+            // A closing connection flushes itself; one being connected has written nothing.
+            let ConnKind::Attached { slot } = c.kind else {
+                continue;
+            };
+            let flushed = c.out.flush();
+            if let Some(why) = c.out.failed {
+                if let Some(sl) = self.slots[slot].as_mut() {
+                    sl.conn = None;
+                }
+                self.remove_conn(token);
+                let now = self.now();
+                self.lost(slot, why, now);
+            } else if !flushed && !c.writable {
+                c.writable = true;
+                let _ = self.poll.registry().reregister(
+                    &mut c.out.stream,
+                    Token(token),
+                    interest(true),
+                );
+            }
+        }
     }
 
     /// Sends what callbacks queued, in order.
@@ -911,6 +951,7 @@ impl IoThread {
             max_read: Framer::DEFAULT_MAX_FRAME_LEN + READ_CHUNK,
             out: Outbound::new(stream),
             writable,
+            dirty: false,
             deadline: None,
         });
         if let Some(d) = deadline {

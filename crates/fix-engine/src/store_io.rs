@@ -18,6 +18,9 @@ use crate::message_log::Direction;
 /// Most bytes kept for a connection whose socket does not take them; beyond it the counterparty
 /// is a slow consumer and the connection is closed.
 pub const MAX_OUTBOUND_BUFFER: usize = 8 << 20;
+/// Pending bytes at which a connection's outbound buffer is written without waiting for the end
+/// of the I/O thread's loop iteration.
+pub const WRITE_BATCH: usize = 64 << 10;
 
 /// The writing side of a connection.
 #[derive(Debug)]
@@ -44,43 +47,34 @@ impl Outbound {
         self.wbuf.len() - self.wpos
     }
 
-    /// Writes `bytes` after anything already pending; what the socket does not take is buffered.
+    /// Queues `bytes` after anything already pending. The I/O thread flushes a connection once
+    /// at the end of its loop iteration, so a command drain, a resend or a burst of replies
+    /// costs one `write` instead of one per message; a burst past [`WRITE_BATCH`] is written
+    /// right away so the buffer stays small while the socket takes it.
     pub(crate) fn write(&mut self, bytes: &[u8]) {
         if self.failed.is_some() {
             return;
         }
-        let mut off = 0;
-        if self.pending() == 0 {
-            // Direct write: the common case, no copy.
-            while off < bytes.len() {
-                match self.stream.write(&bytes[off..]) {
-                    Ok(0) => {
-                        self.failed = Some("socket write returned 0");
-                        return;
-                    }
-                    Ok(n) => off += n,
-                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                    Err(_) => {
-                        self.failed = Some("socket write failed");
-                        return;
-                    }
-                }
+        if self.pending() + bytes.len() > MAX_OUTBOUND_BUFFER {
+            self.flush();
+            if self.failed.is_some() {
+                return;
+            }
+            if self.pending() + bytes.len() > MAX_OUTBOUND_BUFFER {
+                self.failed = Some("slow consumer: outbound buffer full");
+                return;
             }
         }
-        let rest = &bytes[off..];
-        if rest.is_empty() {
-            return;
-        }
-        if self.pending() + rest.len() > MAX_OUTBOUND_BUFFER {
-            self.failed = Some("slow consumer: outbound buffer full");
-            return;
-        }
-        if self.wpos > 0 && self.wpos == self.wbuf.len() {
-            self.wbuf.clear();
+        if self.wpos > 0 && self.wpos >= self.wbuf.len() / 2 {
+            // Reclaims the sent prefix so a socket that never quite drains cannot grow the
+            // buffer past twice its pending bytes.
+            self.wbuf.drain(..self.wpos);
             self.wpos = 0;
         }
-        self.wbuf.extend_from_slice(rest);
+        self.wbuf.extend_from_slice(bytes);
+        if self.pending() >= WRITE_BATCH {
+            self.flush();
+        }
     }
 
     /// Writes pending bytes; returns whether everything went out.
