@@ -203,7 +203,7 @@ struct Conn {
     max_read: usize,
     out: Outbound,
     writable: bool,
-    /// Listed in `IoThread::dirty`: has bytes to flush at the end of the loop iteration.
+    /// Listed in `IoThread::dirty`: has bytes queued for the next flush.
     dirty: bool,
     deadline: Option<MonoTime>,
 }
@@ -249,7 +249,7 @@ pub(crate) struct IoThread {
     /// The other half of `pending_reads`' double buffer: swapping keeps both capacities, where
     /// `mem::take` would free one and make the next push allocate on the hot path.
     spare_reads: Vec<usize>,
-    /// Connections written to during this loop iteration, flushed once at its end.
+    /// Connections written to since the last flush.
     dirty: Vec<usize>,
     framer: Framer,
     idle: Idle,
@@ -349,16 +349,21 @@ impl IoThread {
                 if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                     self.on_readable(token.0);
                 }
+                // What the session answered to this read goes out before the next connection
+                // is served: batching never delays one session behind another's work.
+                self.flush_dirty();
             }
             let mut pending = std::mem::take(&mut self.spare_reads);
             std::mem::swap(&mut pending, &mut self.pending_reads);
             for &token in &pending {
                 worked = true;
                 self.on_readable(token);
+                self.flush_dirty();
             }
             pending.clear();
             self.spare_reads = pending;
             worked |= self.fire_timers();
+            self.flush_dirty();
             worked |= self.drain_commands();
             self.flush_dirty();
             if self.shutting_down {
@@ -675,8 +680,9 @@ impl IoThread {
         self.loop_after_call(s, &outcome);
     }
 
-    /// Writes what this loop iteration queued, one `write` per connection; what the socket does
-    /// not take waits for a writable event.
+    /// Writes what was queued since the last call (the answers to one read, the timers' output,
+    /// a drain of API commands), one `write` per connection; what the socket does not take
+    /// waits for a writable event.
     fn flush_dirty(&mut self) {
         // Bounded: a token is listed only once until flushed, and losing a connection here
         // lists none (its slot no longer has one).

@@ -48,9 +48,9 @@ impl Outbound {
     }
 
     /// Queues `bytes` after anything already pending. The I/O thread flushes a connection once
-    /// at the end of its loop iteration, so a command drain, a resend or a burst of replies
-    /// costs one `write` instead of one per message; a burst past [`WRITE_BATCH`] is written
-    /// right away so the buffer stays small while the socket takes it.
+    /// it has served one read, its timers or a drain of API commands, so a command drain, a
+    /// resend or a burst of replies costs one `write` instead of one per message; a burst past
+    /// [`WRITE_BATCH`] is written right away so the buffer stays small while the socket takes it.
     pub(crate) fn write(&mut self, bytes: &[u8]) {
         if self.failed.is_some() {
             return;
@@ -162,6 +162,11 @@ impl SessionIo for IoCtx<'_> {
     fn persist_outbound(&mut self, seq: u64, bytes: &[u8]) {
         if let Err(e) = self.store.append_outbound(seq, bytes) {
             self.store_error("journal append failed", &e);
+        }
+        if self.store.take_segment_request()
+            && let Some(prep) = &self.handle.shared.segment_prep
+        {
+            prep.request();
         }
     }
 

@@ -574,8 +574,10 @@ fn a_flooding_connection_does_not_stall_a_session_on_the_same_io_thread() {
         .wait_for_state(SessionState::Established, WAIT)
         .unwrap();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let batches = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let flood = {
         let stop = stop.clone();
+        let batches = batches.clone();
         std::thread::spawn(move || {
             // Valid Heartbeats in large batches: real work for the session, as fast as the
             // socket takes them, bounded in time.
@@ -602,10 +604,17 @@ fn a_flooding_connection_does_not_stall_a_session_on_the_same_io_thread() {
                     break;
                 }
                 sent += 500;
+                batches.fetch_add(1, std::sync::atomic::Ordering::Release);
             }
             sent
         })
     };
+    // The round trips are measured under the flood, not before it started.
+    let deadline = Instant::now() + WAIT;
+    while batches.load(std::sync::atomic::Ordering::Acquire) == 0 {
+        assert!(Instant::now() < deadline, "the flood did not start");
+        std::thread::sleep(Duration::from_millis(1));
+    }
     // Round trips on the good session while the other floods: TestRequest -> Heartbeat.
     let mut worst = Duration::ZERO;
     for i in 0..100u64 {
@@ -635,6 +644,7 @@ fn a_flooding_connection_does_not_stall_a_session_on_the_same_io_thread() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let flooded = flood.join().unwrap();
     assert!(flooded > 0, "the flood did not run");
+    eprintln!("worst round trip {worst:?} while {flooded} Heartbeats flooded in");
     assert!(
         worst < Duration::from_secs(2),
         "a round trip took {worst:?} while another connection flooded"
