@@ -583,6 +583,13 @@ fn register_session(
     shared.unregistered = unregistered;
     shared.message_log = message_log;
     shared.listen_addr = listen_addr;
+    shared.segment_prep = flush.clone().and_then(|f| {
+        engine
+            .workers
+            .read()
+            .as_ref()
+            .and_then(|w| w.segment_prep(f))
+    });
     let handle = SessionHandle {
         shared: Arc::new(shared),
     };

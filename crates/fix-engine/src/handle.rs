@@ -52,6 +52,9 @@ pub(crate) struct SessionShared {
     pub message_log: Option<crate::message_log::SessionLog>,
     /// Where this acceptor can be reached (its own listener, or the engine-wide one).
     pub listen_addr: Option<std::net::SocketAddr>,
+    /// Where the I/O thread asks for the store's next journal segment to be created ahead of
+    /// need (persistent stores only).
+    pub segment_prep: Option<crate::worker::SegmentPrep>,
     state_lock: Mutex<()>,
     state_cv: Condvar,
     /// The free list of send buffers, created on first use: its bounded queue preallocates
@@ -96,6 +99,7 @@ impl SessionShared {
             endpoint: AtomicUsize::new(0),
             message_log: None,
             listen_addr: None,
+            segment_prep: None,
             state_lock: Mutex::new(()),
             state_cv: Condvar::new(),
             pool: OnceLock::new(),

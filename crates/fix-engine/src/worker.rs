@@ -1,11 +1,12 @@
 //! The worker pool: heavy or blocking work that must never run on an I/O thread (creating
-//! sessions for unregistered acceptors, opening stores, background `msync`).
+//! sessions for unregistered acceptors, opening stores, background `msync`, creating journal
+//! segments ahead of need).
 
 use std::sync::Weak;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, select};
 use fix_store::FlushHandle;
 
 use crate::error::EngineError;
@@ -21,7 +22,26 @@ type Job = Box<dyn FnOnce() + Send + 'static>;
 pub(crate) struct WorkerPool {
     tx: Option<Sender<Job>>,
     flush_tx: Option<Sender<FlushTask>>,
+    prepare_tx: Option<Sender<FlushHandle>>,
     threads: Vec<JoinHandle<()>>,
+}
+
+/// A store's request line to the maintenance thread: the I/O thread sends the handle (an `Arc`
+/// clone into a preallocated bounded queue, so no allocation) when the store's active journal
+/// segment passes half full, and the maintenance thread creates the next segment file.
+#[derive(Debug, Clone)]
+pub(crate) struct SegmentPrep {
+    pub handle: FlushHandle,
+    pub tx: Sender<FlushHandle>,
+}
+
+impl SegmentPrep {
+    /// Asks for the next segment; never blocks. A full queue only means the writer creates the
+    /// segment itself at the roll.
+    #[inline]
+    pub(crate) fn request(&self) {
+        let _ = self.tx.try_send(self.handle.clone());
+    }
 }
 
 /// A store to flush every `interval` while its session lives.
@@ -49,14 +69,17 @@ impl WorkerPool {
             threads.push(t);
         }
         let (flush_tx, flush_rx) = crossbeam_channel::bounded::<FlushTask>(WORKER_QUEUE_CAPACITY);
+        let (prepare_tx, prepare_rx) =
+            crossbeam_channel::bounded::<FlushHandle>(WORKER_QUEUE_CAPACITY);
         let t = std::thread::Builder::new()
             .name("fix-worker-flush".into())
-            .spawn(move || flush_loop(flush_rx))
+            .spawn(move || flush_loop(flush_rx, prepare_rx))
             .map_err(|e| EngineError::io("spawn flush thread", e))?;
         threads.push(t);
         Ok(Self {
             tx: Some(tx),
             flush_tx: Some(flush_tx),
+            prepare_tx: Some(prepare_tx),
             threads,
         })
     }
@@ -79,10 +102,19 @@ impl WorkerPool {
         }
     }
 
+    /// The request line for creating `handle`'s journal segments ahead of need.
+    pub(crate) fn segment_prep(&self, handle: FlushHandle) -> Option<SegmentPrep> {
+        self.prepare_tx.as_ref().map(|tx| SegmentPrep {
+            handle,
+            tx: tx.clone(),
+        })
+    }
+
     /// Stops taking jobs, lets queued ones finish, and joins the threads.
     pub(crate) fn shutdown(&mut self) {
         self.tx = None;
         self.flush_tx = None;
+        self.prepare_tx = None;
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
@@ -98,13 +130,35 @@ impl Drop for WorkerPool {
 /// Most stores one flush thread looks after.
 const MAX_FLUSH_TASKS: usize = 65_536;
 
-fn flush_loop(rx: Receiver<FlushTask>) {
+/// Longest the maintenance thread sleeps without a flush due (it wakes earlier for requests).
+const IDLE_WAKE: Duration = Duration::from_secs(3600);
+
+fn flush_loop(rx: Receiver<FlushTask>, prepare_rx: Receiver<FlushHandle>) {
     let mut tasks: Vec<(FlushTask, Instant)> = Vec::new();
+    let mut prepare_open = true;
     loop {
         let next = tasks.iter().map(|(_, due)| *due).min();
-        let msg = match next {
-            Some(due) => rx.recv_timeout(due.saturating_duration_since(Instant::now())),
-            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        let wait = next.map_or(IDLE_WAKE, |due| {
+            due.saturating_duration_since(Instant::now())
+        });
+        let msg = if prepare_open {
+            select! {
+                recv(rx) -> m => m.map_err(|_| RecvTimeoutError::Disconnected),
+                recv(prepare_rx) -> h => {
+                    match h {
+                        Ok(h) => {
+                            if let Err(e) = h.prepare_next_segment() {
+                                tracing::warn!(error = %e, "creating the next journal segment failed");
+                            }
+                        }
+                        Err(_) => prepare_open = false,
+                    }
+                    continue;
+                }
+                default(wait) => Err(RecvTimeoutError::Timeout),
+            }
+        } else {
+            rx.recv_timeout(wait)
         };
         match msg {
             Ok(task) => {

@@ -174,6 +174,8 @@ pub(crate) struct Prepared {
     generation: u64,
     segment: Segment,
     tmp_path: PathBuf,
+    /// Where the writer renames it to: computed here so taking it allocates nothing.
+    final_path: PathBuf,
 }
 
 /// State shared between the writer and any number of flush handles.
@@ -230,6 +232,7 @@ impl Shared {
             }
         }
         let tmp_path = dir.join(PREPARED_NAME);
+        let final_path = segment_path(&dir, next_no);
         let segment = create_segment(&tmp_path, generation, next_no, size, self.populate)?;
         let v = lock(&self.view);
         let still_needed =
@@ -244,6 +247,7 @@ impl Shared {
             generation,
             segment,
             tmp_path,
+            final_path,
         });
         Ok(true)
     }
@@ -362,7 +366,16 @@ pub(crate) struct Journal {
     last_seq: u64,
     index: Index,
     shared: Arc<Shared>,
+    /// The active segment passed half full and the writer has not yet said so through
+    /// [`Journal::take_segment_request`].
+    segment_request: bool,
+    /// A request was already made for the active segment.
+    segment_requested: bool,
 }
+
+/// Segment slots reserved up front, so a roll does not grow the segment lists on the hot path
+/// (a generation with more segments than this still works; its lists grow then).
+const RESERVED_SEGMENTS: usize = 64;
 
 struct ScanEnd {
     seg_idx: usize,
@@ -463,6 +476,8 @@ impl Journal {
                 Index::create(ipath, generation, base, need.max(index_entries).max(1))?
             }
         };
+        let mut segments = segments;
+        segments.reserve(RESERVED_SEGMENTS);
         let mut journal = Journal {
             dir,
             generation,
@@ -474,6 +489,8 @@ impl Journal {
             last_seq,
             index,
             shared,
+            segment_request: false,
+            segment_requested: false,
         };
         rec.index_entries_repaired = journal.repair_index()?;
         {
@@ -481,7 +498,9 @@ impl Journal {
             v.generation = generation;
             v.dir = journal.dir.clone();
             v.segment_size = segment_size;
-            v.segments = journal.segments.clone();
+            v.segments.clear();
+            v.segments.reserve(RESERVED_SEGMENTS);
+            v.segments.extend(journal.segments.iter().cloned());
             journal.publish_pos();
         }
         // A segment prepared for another generation (before a reset) is of no use now.
@@ -677,6 +696,7 @@ impl Journal {
             return Err(StoreError::corrupt(&self.dir, "journal has no segment"));
         };
         let off = self.off;
+        let seg_size = seg.size();
         fsutil::write_bytes(&seg.map, off + REC_HEADER, msg);
         store(&seg.map, off, seq);
         store(&seg.map, off + 8, record_commit(seq, msg));
@@ -690,7 +710,19 @@ impl Journal {
         self.off = off + need;
         self.last_seq = seq;
         self.publish_pos();
+        if !self.segment_requested && self.off >= seg_size / 2 {
+            self.segment_requested = true;
+            self.segment_request = true;
+        }
         Ok(())
+    }
+
+    /// Whether the active segment passed half full since the last call: the moment to have a
+    /// maintenance thread create the next one ([`Shared::prepare_next`]), so the roll does not
+    /// create a file on the writer's thread. True once per segment.
+    #[inline]
+    pub(crate) fn take_segment_request(&mut self) -> bool {
+        std::mem::take(&mut self.segment_request)
     }
 
     /// Moves to the next segment, which must hold a record of `need` bytes: takes the prepared
@@ -703,7 +735,6 @@ impl Journal {
         let size = cur.size();
         let next_no = cur.no + 1;
         let next_size = next_segment_size(size as u64, need, self.segment_size);
-        let path = segment_path(&self.dir, next_no);
         // try_lock: the writer never waits for a maintenance thread.
         let prepared = match self.shared.prepared.try_lock() {
             Ok(mut p) => p.take(),
@@ -715,7 +746,8 @@ impl Journal {
                     && p.segment.no == next_no
                     && p.segment.size() >= SEG_HEADER + need =>
             {
-                fs::rename(&p.tmp_path, &path).map_err(|e| StoreError::io("rename", &path, e))?;
+                fs::rename(&p.tmp_path, &p.final_path)
+                    .map_err(|e| StoreError::io("rename", &p.final_path, e))?;
                 p.segment
             }
             other => {
@@ -723,7 +755,7 @@ impl Journal {
                     let _ = fs::remove_file(&p.tmp_path);
                 }
                 create_segment(
-                    &path,
+                    &segment_path(&self.dir, next_no),
                     self.generation,
                     next_no,
                     next_size,
@@ -734,7 +766,7 @@ impl Journal {
         if self.sync_each {
             seg.map
                 .flush_range(0, SEG_HEADER)
-                .map_err(|e| StoreError::io("msync", &path, e))?;
+                .map_err(|e| StoreError::io("msync", segment_path(&self.dir, next_no), e))?;
         }
         // The next segment exists before the pad marker claims it does.
         if self.off + REC_HEADER <= size {
@@ -748,6 +780,7 @@ impl Journal {
         lock(&self.shared.view).segments.push(seg.clone());
         self.segments.push(seg);
         self.off = SEG_HEADER;
+        self.segment_requested = false;
         Ok(())
     }
 

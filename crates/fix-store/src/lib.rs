@@ -139,6 +139,13 @@ pub trait SessionStore: Send {
     /// A handle another thread can use to flush and to pre-allocate; `None` when there is nothing
     /// to flush (in-memory stores).
     fn flush_handle(&self) -> Option<FlushHandle>;
+
+    /// Whether the store would like [`FlushHandle::prepare_next_segment`] called now (its active
+    /// journal segment just passed half full). True at most once per segment; the caller hands
+    /// the work to another thread so the segment roll finds its file ready.
+    fn take_segment_request(&mut self) -> bool {
+        false
+    }
 }
 
 #[inline]

@@ -519,4 +519,9 @@ impl SessionStore for MmapStore {
     fn flush_handle(&self) -> Option<FlushHandle> {
         Some(self.handle())
     }
+
+    #[inline]
+    fn take_segment_request(&mut self) -> bool {
+        self.journal.take_segment_request()
+    }
 }

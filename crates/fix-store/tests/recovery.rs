@@ -429,6 +429,45 @@ fn flush_handle_flushes_and_prepares_segments_off_thread() {
 }
 
 #[test]
+fn the_writer_asks_for_the_next_segment_once_per_segment_at_half_full() {
+    let root = tempfile::tempdir().unwrap();
+    let mut s = open(root.path());
+    let h = s.flush_handle().unwrap();
+    let dir = gen_dir(&s);
+    let mut requests = Vec::new();
+    for seq in 1..=400 {
+        s.append_outbound(seq, &msg(seq)).unwrap();
+        if s.take_segment_request() {
+            requests.push(seq);
+            // What the engine's maintenance thread does when asked.
+            assert!(h.prepare_next_segment().unwrap(), "asked at {seq}");
+        }
+        assert!(!s.take_segment_request(), "a request is taken once");
+    }
+    let segments = fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".seg")
+        })
+        .count();
+    assert!(segments >= 3, "{segments} segments");
+    // One request per segment that filled past half: every roll found its file prepared.
+    assert!(
+        requests.len() >= segments - 1,
+        "{requests:?} for {segments} segments"
+    );
+    assert!(requests.windows(2).all(|w| w[0] < w[1]));
+    drop(s);
+    let s = open(root.path());
+    assert!(s.recovery().is_clean(), "{:?}", s.recovery());
+    assert_eq!(read_seqs(&s), (1..=400).collect::<Vec<_>>());
+}
+
+#[test]
 fn every_message_durability_works() {
     let root = tempfile::tempdir().unwrap();
     let o = StoreOptions::with_durability(Durability::EveryMessage);
