@@ -31,6 +31,19 @@ pub const COMMAND_QUEUE_CAPACITY: usize = 65_536;
 const COMMANDS_PER_ITERATION: usize = 4096;
 /// Most reads per connection per readiness event before other connections get their turn.
 const READS_PER_EVENT: usize = 16;
+
+/// What one `read` into a connection's buffer got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Filled {
+    /// Nothing to read now (`WouldBlock`).
+    Nothing,
+    /// Fewer bytes than the buffer had room for: the socket was empty at that instant, and the
+    /// registration is edge-triggered (mio), so bytes arriving later raise a new event. Saves the
+    /// `read` that would only return `WouldBlock`: one syscall per message at low rates.
+    Drained,
+    /// The buffer filled up: there may be more.
+    More,
+}
 /// Initial read buffer per connection.
 const READ_CHUNK: usize = 16 << 10;
 /// Most connections accepted per listener per readiness event.
@@ -1141,8 +1154,8 @@ impl IoThread {
         }
     }
 
-    /// Reads into the connection's buffer. `Ok(true)`: got bytes; `Ok(false)`: nothing now.
-    fn fill(c: &mut Conn) -> Result<bool, &'static str> {
+    /// Reads into the connection's buffer.
+    fn fill(c: &mut Conn) -> Result<Filled, &'static str> {
         if c.rlen == c.rbuf.len() {
             if c.rbuf.len() >= c.max_read {
                 return Err("read buffer full without a complete message");
@@ -1151,14 +1164,19 @@ impl IoThread {
             c.rbuf.resize(n, 0);
         }
         loop {
+            let room = c.rbuf.len() - c.rlen;
             match c.out.stream.read(&mut c.rbuf[c.rlen..]) {
                 Ok(0) => return Err("connection closed by the counterparty"),
                 Ok(n) => {
                     c.rlen += n;
-                    return Ok(true);
+                    return Ok(if n < room {
+                        Filled::Drained
+                    } else {
+                        Filled::More
+                    });
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(Filled::Nothing),
                 Err(_) => return Err("socket read failed"),
             }
         }
@@ -1171,8 +1189,8 @@ impl IoThread {
         for _ in 0..READS_PER_EVENT {
             c.rlen = 0;
             match Self::fill(c) {
-                Ok(true) => {}
-                Ok(false) => return,
+                Ok(Filled::More) => {}
+                Ok(Filled::Drained | Filled::Nothing) => return,
                 Err(_) => {
                     self.remove_conn(token);
                     return;
@@ -1188,13 +1206,13 @@ impl IoThread {
                 return;
             };
             match Self::fill(c) {
-                Ok(true) => {
+                Ok(filled @ (Filled::More | Filled::Drained)) => {
                     self.feed(s, token);
-                    if !self.is_attached(token, s) {
+                    if !self.is_attached(token, s) || filled == Filled::Drained {
                         return;
                     }
                 }
-                Ok(false) => return,
+                Ok(Filled::Nothing) => return,
                 Err(why) => {
                     if let Some(slot) = self.slots[s].as_mut() {
                         slot.conn = None;
@@ -1291,12 +1309,12 @@ impl IoThread {
                 return;
             };
             match Self::fill(c) {
-                Ok(true) => {
-                    if self.try_route(token) {
+                Ok(filled @ (Filled::More | Filled::Drained)) => {
+                    if self.try_route(token) || filled == Filled::Drained {
                         return;
                     }
                 }
-                Ok(false) => return,
+                Ok(Filled::Nothing) => return,
                 Err(_) => {
                     self.close_conn(token);
                     return;
