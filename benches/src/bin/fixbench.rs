@@ -331,21 +331,41 @@ fn initiator_settings(port: u16, ours: &str, st: StorageSettings) -> Res<Session
         .map_err(|e| e.to_string())
 }
 
-/// Initiator-side application: stamps the arrival of each ExecutionReport and wakes the harness.
-struct Waiter {
+/// Initiator-side application, the trading-system model (and the QuickFIX peer's): the strategy
+/// runs in the I/O thread's callback, so the report of order `i` is stamped and order `i + 1` is
+/// sent from the same callback, with no thread hand-off in the measured path. The harness thread
+/// only sends the first order and waits for the last report.
+struct Chain {
     base: Instant,
-    arrived: AtomicU64,
+    total: u64,
+    warmup: u64,
+    /// Stamp of the order in flight (ns since `base`).
+    sent_at: AtomicU64,
     reports: AtomicU64,
+    hist: parking_lot::Mutex<Histogram<u64>>,
     harness: Thread,
 }
 
-impl Application for Waiter {
-    fn on_message(&self, _: &SessionHandle, msg: MessageRef<'_>, _: &mut Replies<'_>) {
-        if msg.msg_type() == Some(b"8") {
-            // The stamp is taken before the wake-up so the futex call is not measured.
-            let t = self.base.elapsed().as_nanos() as u64;
-            self.reports.fetch_add(1, Ordering::Relaxed);
-            self.arrived.store(t.max(1), Ordering::Release);
+impl Application for Chain {
+    fn on_message(&self, _: &SessionHandle, msg: MessageRef<'_>, replies: &mut Replies<'_>) {
+        if msg.msg_type() != Some(b"8") {
+            return;
+        }
+        let t = self.base.elapsed().as_nanos() as u64;
+        let n = self.reports.fetch_add(1, Ordering::AcqRel) + 1;
+        if n > self.warmup {
+            record(
+                &mut self.hist.lock(),
+                t.saturating_sub(self.sent_at.load(Ordering::Acquire)),
+            );
+        }
+        if n < self.total {
+            self.sent_at
+                .store(self.base.elapsed().as_nanos() as u64, Ordering::Release);
+            if replies.send(b"D", |e| order(e, n + 1)).is_err() {
+                self.harness.unpark();
+            }
+        } else {
             self.harness.unpark();
         }
     }
@@ -386,10 +406,13 @@ fn rtt(o: &Opts) -> Res<()> {
         .start()
         .map_err(|e| e.to_string())?;
     let port = venue.listen_addr().ok_or("no listener")?.port();
-    let app = Arc::new(Waiter {
+    let app = Arc::new(Chain {
         base: Instant::now(),
-        arrived: AtomicU64::new(0),
+        total: orders + warmup,
+        warmup,
+        sent_at: AtomicU64::new(0),
         reports: AtomicU64::new(0),
+        hist: parking_lot::Mutex::new(histogram()?),
         harness: std::thread::current(),
     });
     let mut client = EngineBuilder::new(engine_settings(IdleStrategy::BusySpin, Some(0)))
@@ -400,36 +423,25 @@ fn rtt(o: &Opts) -> Res<()> {
         .start()
         .map_err(|e| e.to_string())?;
     let c = client.session("C").ok_or("no session C")?;
-    // The harness shares a core with one of the spinning I/O threads (there are two cores);
-    // on the venue's core its wake-ups preempt a thread that is idle at that moment, instead of
-    // the client's I/O thread that must pick up the order (12.8 vs 15.8 us p50, same hour).
-    let harness_cpu = o.get("--harness-cpu").unwrap_or("1");
-    if let Ok(cpu) = harness_cpu.parse::<usize>() {
-        pin(cpu);
-    }
     let r = (|| -> Res<Histogram<u64>> {
         c.wait_for_state(SessionState::Established, WAIT)
             .map_err(|e| format!("logon: {e}"))?;
         c.prewarm_send_buffers(4, 256);
-        let mut hist = histogram()?;
-        for i in 0..orders + warmup {
-            app.arrived.store(0, Ordering::Relaxed);
-            let deadline = Instant::now() + WAIT;
-            let t0 = app.base.elapsed().as_nanos() as u64;
-            send_retry(&c, i + 1, deadline)?;
-            let t1 = loop {
-                let t = app.arrived.load(Ordering::Acquire);
-                if t != 0 {
-                    break t;
-                }
-                if Instant::now() > deadline {
-                    return Err(format!("no report for order {}", i + 1));
-                }
-                std::thread::park_timeout(Duration::from_millis(5));
-            };
-            if i >= warmup {
-                record(&mut hist, t1.saturating_sub(t0));
+        // Bounded: a lost report ends the wait at the deadline (about 100 us per order is
+        // already 10x slower than any run seen).
+        let deadline = Instant::now() + WAIT + Duration::from_micros(100 * (orders + warmup));
+        app.sent_at
+            .store(app.base.elapsed().as_nanos() as u64, Ordering::Release);
+        send_retry(&c, 1, deadline)?;
+        while app.reports.load(Ordering::Acquire) < orders + warmup {
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{} of {} reports",
+                    app.reports.load(Ordering::Acquire),
+                    orders + warmup
+                ));
             }
+            std::thread::park_timeout(Duration::from_millis(5));
         }
         // Where the time goes, as the engine's own statistics see it (p50 in ns).
         let p50 = |h: &Histogram<u64>| h.value_at_quantile(0.5);
@@ -443,7 +455,7 @@ fn rtt(o: &Opts) -> Res<()> {
                 p50(&vs.inbound)
             );
         }
-        Ok(hist)
+        Ok(app.hist.lock().clone())
     })();
     client.stop();
     venue.stop();
