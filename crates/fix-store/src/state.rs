@@ -176,8 +176,15 @@ pub(crate) struct StateFile {
 }
 
 impl StateFile {
-    /// Writes a fresh state file atomically (temp file, fsync, rename, fsync directory).
-    pub(crate) fn create(dir: &Path, segment_size: u64, now: u64) -> Result<(), StoreError> {
+    /// Writes a fresh state file atomically (temp file, fsync, rename, fsync directory; the
+    /// fsyncs only when `durable`: without them a power cut may lose the file, never a process
+    /// crash).
+    pub(crate) fn create(
+        dir: &Path,
+        segment_size: u64,
+        now: u64,
+        durable: bool,
+    ) -> Result<(), StoreError> {
         let mut page = vec![0u8; STATE_LEN];
         page[0..8].copy_from_slice(&STATE_MAGIC.to_le_bytes());
         let ver = u64::from(FORMAT_VERSION) | ((STATE_LEN as u64) << 32);
@@ -201,10 +208,15 @@ impl StateFile {
         let mut f = fsutil::create_allocated(&tmp, 0)?;
         f.write_all(&page)
             .map_err(|e| StoreError::io("write", &tmp, e))?;
-        f.sync_all().map_err(|e| StoreError::io("fsync", &tmp, e))?;
+        if durable {
+            f.sync_all().map_err(|e| StoreError::io("fsync", &tmp, e))?;
+        }
         let path = dir.join(STATE_FILE);
         fs::rename(&tmp, &path).map_err(|e| StoreError::io("rename", &path, e))?;
-        fsutil::sync_dir(dir)
+        if durable {
+            fsutil::sync_dir(dir)?;
+        }
+        Ok(())
     }
 
     pub(crate) fn open(dir: &Path) -> Result<(Self, StateRecovery), StoreError> {

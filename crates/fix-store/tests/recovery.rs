@@ -346,6 +346,7 @@ fn reset_archives_or_deletes_the_old_journal() {
         (s.next_outgoing(), s.metadata().last_reset_time),
         (1, NOW + 1)
     );
+    s.append_outbound(1, &msg(1)).unwrap();
     let old = gen_dir(&s);
     s.reset(NOW + 2).unwrap();
     assert!(!old.exists());
@@ -523,4 +524,28 @@ fn invalid_options_are_refused() {
     let mut n = 0;
     s.read_outbound(1, 1, &mut |_, b| n = b.len()).unwrap();
     assert_eq!(n, max);
+}
+
+#[test]
+fn resetting_a_fresh_store_creates_no_generation() {
+    let root = tempfile::tempdir().unwrap();
+    let mut s = open(root.path());
+    let g = s.metadata().generation;
+    s.reset(NOW + 5).unwrap();
+    assert_eq!(
+        s.metadata().generation,
+        g,
+        "nothing to reset: same generation"
+    );
+    assert_eq!(s.metadata().last_reset_time, NOW + 5);
+    assert!(gen_dir(&s).exists());
+    // Once something was sent, a reset starts a new generation as before.
+    s.append_outbound(1, &msg(1)).unwrap();
+    s.reset(NOW + 6).unwrap();
+    assert_eq!(s.metadata().generation, g + 1);
+    assert_eq!(read_seqs(&s), Vec::<u64>::new());
+    drop(s);
+    let s = open(root.path());
+    assert_eq!(s.metadata().generation, g + 1);
+    assert_eq!(s.metadata().last_reset_time, NOW + 6);
 }
