@@ -116,6 +116,12 @@ pub struct SessionConfig {
     /// Answer a ResendRequest at most this many messages at a time (`None`: the whole range).
     /// Chunking is done by asking the store for at most this many numbers per read.
     pub resend_chunk_size: Option<u64>,
+    /// Most sequence numbers one call replays when answering a ResendRequest (the call that
+    /// processes the request, then each [`crate::Session::resume_output`]); `0`: the whole range
+    /// in one call. Bounds the time one session holds its thread and, with
+    /// [`crate::SessionIo::can_send`], the bytes a replay queues for a slow reader. Default
+    /// [`DEFAULT_RESEND_BATCH`].
+    pub resend_batch: u64,
     /// Optional Logon credential check (acceptors: called with the received `Username <553>` and
     /// `Password <554>` before the Logon is answered).
     pub credential_check: Option<CredentialCheck>,
@@ -197,6 +203,7 @@ impl SessionConfig {
             max_frame_len: fix_codec::Framer::DEFAULT_MAX_FRAME_LEN,
             max_queued_bytes: 16 << 20,
             resend_chunk_size: None,
+            resend_batch: DEFAULT_RESEND_BATCH,
             credential_check: None,
             username: None,
             password: None,
@@ -258,6 +265,11 @@ impl SessionConfig {
     /// Set the resend chunk size.
     pub fn with_resend_chunk_size(mut self, v: Option<u64>) -> Self {
         self.resend_chunk_size = v.filter(|&n| n > 0);
+        self
+    }
+    /// Set [`SessionConfig::resend_batch`] (`0`: unpaced).
+    pub fn with_resend_batch(mut self, v: u64) -> Self {
+        self.resend_batch = v;
         self
     }
     /// Set the ResendRequest timeout (`None`: 2 x HeartBtInt; `Some(Duration::ZERO)`: off).
@@ -335,6 +347,11 @@ impl SessionConfig {
         Ok(())
     }
 }
+
+/// Default [`SessionConfig::resend_batch`]: large enough that the per-call overhead (one store
+/// read, one check of the transport) is noise, small enough that one call stays well under a
+/// millisecond (about 256 KiB of typical orders).
+pub const DEFAULT_RESEND_BATCH: u64 = 1024;
 
 /// Sequence numbers loaded by the caller (from `fix-store`) when the session is created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

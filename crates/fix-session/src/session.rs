@@ -157,6 +157,18 @@ struct Conn {
     /// While a ResendRequest is outstanding: when it was sent or the expected number last
     /// advanced. The ResendRequest timeout runs from here.
     resend_progress_at: MonoTime,
+    /// The answer to the peer's ResendRequest still to be sent (paced replay).
+    replay: Option<Replay>,
+}
+
+/// Where a paced answer to a ResendRequest stands: `next..=end` is still to be replayed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Replay {
+    next: u64,
+    end: u64,
+    /// First number of a run of admin or missing messages not gap-filled yet: the run may go on
+    /// past the end of a call, and must still become one SequenceReset-GapFill.
+    gap_start: Option<u64>,
 }
 
 /// Outcome of the common checks on a received message.
@@ -184,6 +196,11 @@ pub struct Session {
     /// consumes its number.
     queue: BTreeMap<u64, Vec<u8>>,
     queued_bytes: usize,
+    /// Journaled messages read for a replay, reused so that a paced replay does not allocate
+    /// once per call.
+    replay_bytes: Vec<u8>,
+    /// `(seq, offset, len)` of each message in `replay_bytes`.
+    replay_index: Vec<(u64, usize, usize)>,
 }
 
 impl Session {
@@ -210,6 +227,8 @@ impl Session {
             conn: Conn::default(),
             queue: BTreeMap::new(),
             queued_bytes: 0,
+            replay_bytes: Vec::new(),
+            replay_index: Vec::new(),
             cfg,
         })
     }
@@ -253,6 +272,25 @@ impl Session {
         self.queue
             .first_key_value()
             .is_some_and(|(&k, _)| k <= self.next_target)
+    }
+
+    /// Whether the session holds output back until the transport can take it: an answer to a
+    /// ResendRequest is being replayed in batches ([`SessionConfig::resend_batch`], and only
+    /// while [`SessionIo::can_send`]). Call [`Session::resume_output`] when the transport has
+    /// room; until it returns false, application sends get [`SendError::BackPressure`].
+    pub fn wants_output(&self) -> bool {
+        self.conn.replay.is_some()
+    }
+
+    /// Continue a paced replay (see [`Session::wants_output`]): replays at most
+    /// [`SessionConfig::resend_batch`] more numbers, stopping early when
+    /// [`SessionIo::can_send`] turns false. Messages go out exactly as an unpaced replay would
+    /// send them (same order, same gap fills, stamped with `now`). Does nothing when no replay is
+    /// in progress, so calling it early or often is harmless.
+    pub fn resume_output(&mut self, now: Now, io: &mut impl SessionIo) {
+        if self.conn.connected {
+            self.replay_batch(now, io);
+        }
     }
 
     // ----------------------------------------------------------------------------------------
@@ -412,7 +450,9 @@ impl Session {
         {
             return Err(SendError::InvalidMsgType);
         }
-        if !io.can_send() {
+        if self.conn.replay.is_some() || !io.can_send() {
+            // During a replay a new message would overtake the numbers still to be resent: the
+            // peer would queue it behind its gap, or worse, take it for the end of the gap.
             return Err(SendError::BackPressure);
         }
         let mut extra: [(u32, &[u8]); MAX_HEADER_FIELDS] = [(0, b""); MAX_HEADER_FIELDS];
@@ -1292,6 +1332,9 @@ impl Session {
 
     fn send_logout(&mut self, text: &[u8], now: Now, io: &mut impl SessionIo) {
         self.conn.logout_sent = true;
+        // The session is ending: the rest of a replay would follow our Logout, which the peer
+        // answers by closing. Its next connection asks again for what it still misses.
+        self.conn.replay = None;
         self.send_admin(b"5", now, io, |e| {
             if !text.is_empty() {
                 e.field(tags::TEXT, text);
@@ -1492,8 +1535,11 @@ impl Session {
         });
     }
 
-    /// Answer a ResendRequest: replay journaled application messages, gap-fill the rest.
+    /// Answer a ResendRequest: replay journaled application messages, gap-fill the rest. A new
+    /// request replaces a replay in progress: the peer asks from what it has, and what we were
+    /// still going to send is inside its range.
     fn resend(&mut self, begin: u64, end: u64, now: Now, io: &mut impl SessionIo) {
+        self.conn.replay = None;
         let last = self.next_sender.saturating_sub(1);
         let infinite = end == 0 || (self.version <= FixVersion::Fix42 && end == 999_999);
         let end = if infinite || end > last { last } else { end };
@@ -1502,14 +1548,36 @@ impl Session {
             return;
         }
         io.event(Event::ResendRequested { begin, end });
+        self.conn.replay = Some(Replay {
+            next: begin,
+            end,
+            gap_start: None,
+        });
+        self.replay_batch(now, io);
+    }
+
+    /// One batch of the replay in progress: at most `resend_batch` numbers, and no application
+    /// message once the transport cannot take it.
+    fn replay_batch(&mut self, now: Now, io: &mut impl SessionIo) {
+        let Some(mut r) = self.conn.replay else {
+            return;
+        };
+        let budget = match self.cfg.resend_batch {
+            0 => u64::MAX,
+            n => n,
+        };
         let chunk = self.cfg.resend_chunk_size.unwrap_or(u64::MAX).max(1);
-        let mut gap_start: Option<u64> = None;
-        let mut scratch: Vec<u8> = Vec::new();
-        let mut index: Vec<(u64, usize, usize)> = Vec::new();
-        let mut from = begin;
-        // Bounded: `from` advances by at least one per iteration up to `end`.
-        while from <= end {
-            let to = from.saturating_add(chunk - 1).min(end);
+        let mut scratch = std::mem::take(&mut self.replay_bytes);
+        let mut index = std::mem::take(&mut self.replay_index);
+        let mut covered: u64 = 0;
+        let mut blocked = !io.can_send();
+        // Bounded: `r.next` advances by at least one per iteration up to `r.end` (`end` is below
+        // `next_sender`, so `to + 1` cannot overflow), and `covered` grows to `budget`.
+        while !blocked && r.next <= r.end && covered < budget {
+            let from = r.next;
+            let to = from
+                .saturating_add(chunk.min(budget - covered) - 1)
+                .min(r.end);
             scratch.clear();
             index.clear();
             let mut last_seq = from - 1;
@@ -1527,28 +1595,45 @@ impl Session {
                     .msg_type()
                     .is_some_and(|t| !is_admin_msg_type(t));
                 if seq > cur {
-                    gap_start.get_or_insert(cur);
+                    r.gap_start.get_or_insert(cur);
                 }
                 if resendable {
-                    if let Some(g) = gap_start.take() {
+                    if !io.can_send() {
+                        // Resumes at `seq` with the run before it still open: the gap fill
+                        // goes out right before `seq`, as in one unpaced pass.
+                        blocked = true;
+                        cur = seq;
+                        break;
+                    }
+                    if let Some(g) = r.gap_start.take() {
                         self.send_gap_fill(g, seq, now, io);
                     }
                     self.resend_one(seq, stored, now, io);
                 } else {
-                    gap_start.get_or_insert(seq);
+                    r.gap_start.get_or_insert(seq);
                 }
                 cur = seq + 1;
             }
-            if cur <= to {
-                gap_start.get_or_insert(cur);
+            if !blocked && cur <= to {
+                r.gap_start.get_or_insert(cur);
+                cur = to + 1;
             }
-            from = to.saturating_add(1);
-            if to == u64::MAX {
-                break;
-            }
+            covered += cur - from;
+            r.next = cur;
         }
-        if let Some(g) = gap_start {
-            self.send_gap_fill(g, end + 1, now, io);
+        if r.next > r.end {
+            if let Some(g) = r.gap_start {
+                self.send_gap_fill(g, r.end + 1, now, io);
+            }
+            self.conn.replay = None;
+            // Done: a replay is rare, and an unpaced one may have read megabytes; do not keep
+            // them for the life of the session.
+            self.replay_bytes = Vec::new();
+            self.replay_index = Vec::new();
+        } else {
+            self.replay_bytes = scratch;
+            self.replay_index = index;
+            self.conn.replay = Some(r);
         }
     }
 
@@ -1627,6 +1712,8 @@ impl Session {
         self.queue.clear();
         self.queued_bytes = 0;
         self.conn.resend_range = None;
+        // The journal is about to go: the old numbers mean nothing to the peer any more.
+        self.conn.replay = None;
         io.reset_store();
         io.next_sender_seq_changed(1);
         io.next_target_seq_changed(1);

@@ -544,6 +544,20 @@ impl Endpoint {
                 break;
             }
         }
+        self.flush_output(now);
+    }
+
+    /// Let a paced replay ([`Session::wants_output`]) run to its end, or until the transport is
+    /// full ([`Recorder::full`]): the in-memory pipe always has room otherwise.
+    pub fn flush_output(&mut self, now: Now) {
+        // Bounded: each round advances the replay by at least one number, or stops.
+        while self.session.wants_output() {
+            let before = self.io.out.len();
+            self.session.resume_output(now, &mut self.io);
+            if self.io.out.len() == before && self.io.full {
+                break;
+            }
+        }
     }
 
     /// The transport was opened.
