@@ -299,7 +299,7 @@ pub(crate) fn check_msg_type(msg_type: &[u8]) -> Result<(), EngineError> {
 
 /// Checks extra header fields for [`Replies::send_with_header`]: the session writes them verbatim
 /// as `tag=value`, so a zero tag, an empty value or a SOH inside one would garble the message.
-fn check_header_fields(header: &[(u32, &[u8])]) -> Result<(), EngineError> {
+pub(crate) fn check_header_fields(header: &[(u32, &[u8])]) -> Result<(), EngineError> {
     if header.len() > MAX_HEADER_FIELDS {
         return Err(EngineError::InvalidHeaderField { tag: None });
     }
@@ -358,7 +358,7 @@ pub(crate) fn encode_body(
 }
 
 /// Decimal digits of `n` into `out`; returns how many.
-fn u32_text(mut n: u32, out: &mut [u8; 10]) -> usize {
+pub(crate) fn u32_text(mut n: u32, out: &mut [u8; 10]) -> usize {
     let mut tmp = [0u8; 10];
     let mut i = tmp.len();
     loop {

@@ -10,7 +10,7 @@ use fix_codec::{EncodeBuffer, Encoder};
 use fix_session::SessionState;
 use parking_lot::{Condvar, Mutex};
 
-use crate::app::{check_msg_type, encode_body};
+use crate::app::{check_header_fields, check_msg_type, encode_body, u32_text};
 use crate::config::{Role, SessionSettings};
 use crate::error::EngineError;
 use crate::io_thread::{Command, ConnectPhase, OutMsg, ThreadRef};
@@ -290,15 +290,46 @@ impl SessionHandle {
         msg_type: &[u8],
         body: impl FnOnce(&mut Encoder<'_>),
     ) -> Result<(), EngineError> {
+        self.send_with_header(msg_type, &[], body)
+    }
+
+    /// [`SessionHandle::send`] with extra standard-header fields (`PossResend <97>`, routing
+    /// `OnBehalfOfCompID <115>` / `DeliverToCompID <128>`, ...), the API-thread counterpart of
+    /// [`crate::Replies::send_with_header`]: the I/O thread merges them into the header in
+    /// ascending tag order; fields the session writes itself (`8`, `9`, `35`, `34`, `43`, `49`,
+    /// `52`, `56`, `122`, `10`) are ignored. They are journaled with the message, so a resend of it
+    /// carries them too. They travel in the same pooled buffer as the body: nothing more is
+    /// allocated than for [`SessionHandle::send`].
+    ///
+    /// # Errors
+    /// As [`SessionHandle::send`], and [`EngineError::InvalidHeaderField`] for a zero tag, an
+    /// empty value, a value containing SOH, or more than [`crate::app::MAX_HEADER_FIELDS`] fields.
+    pub fn send_with_header(
+        &self,
+        msg_type: &[u8],
+        header: &[(u32, &[u8])],
+        body: impl FnOnce(&mut Encoder<'_>),
+    ) -> Result<(), EngineError> {
         self.live()?;
         let state = self.state();
         if state != SessionState::Established {
             return Err(EngineError::NotLoggedOn(state));
         }
         check_msg_type(msg_type)?;
+        check_header_fields(header)?;
         let enqueued = Instant::now();
         let mut buf = self.shared.take_buffer()?;
         buf.clear();
+        // `tag=value SOH` each, ahead of the body; the I/O thread splits at `header_len`.
+        for &(tag, value) in header {
+            let mut digits = [0u8; 10];
+            let k = u32_text(tag, &mut digits);
+            buf.extend_from_slice(&digits[..k]);
+            buf.push(b'=');
+            buf.extend_from_slice(value);
+            buf.push(fix_codec::SOH);
+        }
+        let header_len = buf.len();
         SEND_ENCODER.with(|cell| match cell.try_borrow_mut() {
             Ok(mut enc) => encode_body(&mut enc, msg_type, &mut buf, body),
             // `send` called from inside another `send`'s body closure: use a fresh encoder.
@@ -317,6 +348,8 @@ impl SessionHandle {
         let msg = OutMsg {
             msg_type: mt,
             msg_type_len: msg_type.len() as u8,
+            // At most MAX_SEND_BODY (checked above), so it fits.
+            header_len: header_len as u32,
             body: buf,
             enqueued,
         };

@@ -78,6 +78,8 @@ pub enum ConnectPhase {
 pub(crate) struct OutMsg {
     pub msg_type: [u8; crate::app::MAX_MSG_TYPE_LEN],
     pub msg_type_len: u8,
+    /// `body` starts with this many bytes of extra header fields (`tag=value SOH` each).
+    pub header_len: u32,
     pub body: Vec<u8>,
     pub enqueued: Instant,
 }
@@ -533,14 +535,18 @@ impl IoThread {
         let OutMsg {
             msg_type,
             msg_type_len,
+            header_len,
             body,
             enqueued,
         } = msg;
         let mt = &msg_type[..usize::from(msg_type_len)];
+        let (header, fields) = body.split_at((header_len as usize).min(body.len()));
+        let mut extra = [(0u32, &b""[..]); crate::app::MAX_HEADER_FIELDS];
+        let n = crate::app::header_fields(header, &mut extra);
         let r = self.call(s, |sess, io| {
             io.sent_at = Some(enqueued);
-            sess.send_app(mt, now, io, |e| {
-                e.raw(&body);
+            sess.send_app_with_header(mt, &extra[..n], now, io, |e| {
+                e.raw(fields);
             })
         });
         if let Some(slot) = self.slots[s].as_mut() {
