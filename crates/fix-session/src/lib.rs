@@ -31,7 +31,8 @@ mod state;
 mod time;
 
 pub use config::{
-    ConfigError, CredentialCheck, DEFAULT_RESEND_BATCH, FixVersion, ForceSeqNumReset, Role, SeqState, SessionConfig,
+    ConfigError, CredentialCheck, DEFAULT_RESEND_BATCH, FixVersion, ForceSeqNumReset, Role,
+    SeqState, SessionConfig,
 };
 pub use io::{Event, SessionIo};
 pub use reject::{MessageValidator, RejectReason, Violation};
