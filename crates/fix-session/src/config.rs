@@ -122,6 +122,11 @@ pub struct SessionConfig {
     /// [`crate::SessionIo::can_send`], the bytes a replay queues for a slow reader. Default
     /// [`DEFAULT_RESEND_BATCH`].
     pub resend_batch: u64,
+    /// Most bytes of new application messages [`crate::Session::send_app`] accepts while a
+    /// replay is in progress: they are journaled and numbered at once but sent only when the
+    /// replay ends, so they never overtake it. Beyond: [`crate::SendError::BackPressure`] (no
+    /// number consumed). `0`: always back-pressure during a replay. Default 1 MiB.
+    pub max_held_bytes: usize,
     /// Optional Logon credential check (acceptors: called with the received `Username <553>` and
     /// `Password <554>` before the Logon is answered).
     pub credential_check: Option<CredentialCheck>,
@@ -204,6 +209,7 @@ impl SessionConfig {
             max_queued_bytes: 16 << 20,
             resend_chunk_size: None,
             resend_batch: DEFAULT_RESEND_BATCH,
+            max_held_bytes: 1 << 20,
             credential_check: None,
             username: None,
             password: None,
@@ -270,6 +276,11 @@ impl SessionConfig {
     /// Set [`SessionConfig::resend_batch`] (`0`: unpaced).
     pub fn with_resend_batch(mut self, v: u64) -> Self {
         self.resend_batch = v;
+        self
+    }
+    /// Set [`SessionConfig::max_held_bytes`].
+    pub fn with_max_held_bytes(mut self, v: usize) -> Self {
+        self.max_held_bytes = v;
         self
     }
     /// Set the ResendRequest timeout (`None`: 2 x HeartBtInt; `Some(Duration::ZERO)`: off).

@@ -18,6 +18,10 @@ use crate::time::{MonoTime, Now};
 const NANOS_PER_SEC: u64 = 1_000_000_000;
 /// Most out-of-order messages kept while a gap is filled (with [`SessionConfig::max_queued_bytes`]).
 const MAX_QUEUED_MESSAGES: usize = 100_000;
+/// Bytes of admin messages held during a replay beyond [`SessionConfig::max_held_bytes`]: room
+/// for the heartbeats and TestRequest answers of a long replay. A peer that makes us produce more
+/// gets them out of order rather than unbounded memory.
+const ADMIN_HOLD_SLACK: usize = 64 << 10;
 /// Most extra header fields one message carries: those [`Session::send_app_with_header`] keeps,
 /// and those copied from a journaled message into its resend; more are dropped.
 pub const MAX_HEADER_FIELDS: usize = 24;
@@ -159,6 +163,15 @@ struct Conn {
     resend_progress_at: MonoTime,
     /// The answer to the peer's ResendRequest still to be sent (paced replay).
     replay: Option<Replay>,
+    /// Newly numbered messages (application and admin) produced during a replay, sent in order
+    /// once it ends: encoded back to back.
+    held: Vec<u8>,
+    /// End offset in `held` of each held message.
+    held_ends: Vec<usize>,
+    /// Held messages already sent.
+    held_sent: usize,
+    /// An admin message went out past a full hold (warned once per connection).
+    held_overflowed: bool,
 }
 
 /// Where a paced answer to a ResendRequest stands: `next..=end` is still to be replayed.
@@ -279,7 +292,13 @@ impl Session {
     /// while [`SessionIo::can_send`]). Call [`Session::resume_output`] when the transport has
     /// room; until it returns false, application sends get [`SendError::BackPressure`].
     pub fn wants_output(&self) -> bool {
-        self.conn.replay.is_some()
+        self.conn.replay.is_some() || self.is_holding()
+    }
+
+    /// Whether newly numbered messages wait behind a replay (in progress, or ended with held
+    /// messages not all sent yet).
+    fn is_holding(&self) -> bool {
+        self.conn.replay.is_some() || self.conn.held_sent < self.conn.held_ends.len()
     }
 
     /// Continue a paced replay (see [`Session::wants_output`]): replays at most
@@ -290,6 +309,7 @@ impl Session {
     pub fn resume_output(&mut self, now: Now, io: &mut impl SessionIo) {
         if self.conn.connected {
             self.replay_batch(now, io);
+            self.send_held(now, io);
         }
     }
 
@@ -450,9 +470,11 @@ impl Session {
         {
             return Err(SendError::InvalidMsgType);
         }
-        if self.conn.replay.is_some() || !io.can_send() {
-            // During a replay a new message would overtake the numbers still to be resent: the
-            // peer would queue it behind its gap, or worse, take it for the end of the gap.
+        // During a replay a new message must not overtake the numbers still to be resent: it
+        // is held (journaled and numbered now, sent when the replay ends), within
+        // `max_held_bytes`.
+        let hold = self.is_holding();
+        if !hold && !io.can_send() {
             return Err(SendError::BackPressure);
         }
         let mut extra: [(u32, &[u8]); MAX_HEADER_FIELDS] = [(0, b""); MAX_HEADER_FIELDS];
@@ -471,10 +493,13 @@ impl Session {
         write_header(&mut e, &self.cfg, &mut self.ts, self.precision, args);
         body(&mut e);
         let bytes = e.finish();
+        if hold && self.conn.held.len() + bytes.len() > self.cfg.max_held_bytes {
+            return Err(SendError::BackPressure);
+        }
         io.persist_outbound(seq, bytes);
         self.next_sender = self.next_sender.saturating_add(1);
         io.next_sender_seq_changed(self.next_sender);
-        io.send(bytes);
+        emit(&mut self.conn, self.cfg.max_held_bytes, bytes, io);
         self.conn.last_sent = now.mono;
         Ok(seq)
     }
@@ -1333,8 +1358,9 @@ impl Session {
     fn send_logout(&mut self, text: &[u8], now: Now, io: &mut impl SessionIo) {
         self.conn.logout_sent = true;
         // The session is ending: the rest of a replay would follow our Logout, which the peer
-        // answers by closing. Its next connection asks again for what it still misses.
-        self.conn.replay = None;
+        // answers by closing. Its next connection asks again for what it still misses (held
+        // messages are journaled, so they are part of that answer).
+        self.cancel_replay();
         self.send_admin(b"5", now, io, |e| {
             if !text.is_empty() {
                 e.field(tags::TEXT, text);
@@ -1431,7 +1457,7 @@ impl Session {
         // restarted session reuse a number the peer has already seen.
         self.next_sender = self.next_sender.saturating_add(1);
         io.next_sender_seq_changed(self.next_sender);
-        io.send(bytes);
+        emit(&mut self.conn, self.cfg.max_held_bytes, bytes, io);
         self.conn.last_sent = now.mono;
     }
 
@@ -1526,7 +1552,7 @@ impl Session {
         // The number is stored before the send, as in `send_admin`.
         self.next_sender = self.next_sender.saturating_add(1);
         io.next_sender_seq_changed(self.next_sender);
-        io.send(bytes);
+        emit(&mut self.conn, self.cfg.max_held_bytes, bytes, io);
         self.conn.last_sent = now.mono;
         io.event(Event::RejectSent {
             ref_seq_num: h.seq.unwrap_or(0),
@@ -1538,8 +1564,12 @@ impl Session {
     /// Answer a ResendRequest: replay journaled application messages, gap-fill the rest. A new
     /// request replaces a replay in progress: the peer asks from what it has, and what we were
     /// still going to send is inside its range.
+    ///
+    /// Held messages are dropped too: their numbers are at most the last one sent, so the new
+    /// range (to infinity, or up to what the peer still misses) replays or gap-fills them; sending
+    /// them afterwards as well would repeat numbers without PossDup.
     fn resend(&mut self, begin: u64, end: u64, now: Now, io: &mut impl SessionIo) {
-        self.conn.replay = None;
+        self.cancel_replay();
         let last = self.next_sender.saturating_sub(1);
         let infinite = end == 0 || (self.version <= FixVersion::Fix42 && end == 999_999);
         let end = if infinite || end > last { last } else { end };
@@ -1554,6 +1584,40 @@ impl Session {
             gap_start: None,
         });
         self.replay_batch(now, io);
+        self.send_held(now, io);
+    }
+
+    fn cancel_replay(&mut self) {
+        self.conn.replay = None;
+        self.conn.held = Vec::new();
+        self.conn.held_ends = Vec::new();
+        self.conn.held_sent = 0;
+    }
+
+    /// Sends what was held behind a finished replay, in order, while the transport takes it.
+    fn send_held(&mut self, now: Now, io: &mut impl SessionIo) {
+        if self.conn.replay.is_some() || self.conn.held_ends.is_empty() {
+            return;
+        }
+        // Bounded: one held message per iteration.
+        while self.conn.held_sent < self.conn.held_ends.len() {
+            if !io.can_send() {
+                return;
+            }
+            let i = self.conn.held_sent;
+            let start = if i == 0 {
+                0
+            } else {
+                self.conn.held_ends[i - 1]
+            };
+            let end = self.conn.held_ends[i];
+            io.send(&self.conn.held[start..end]);
+            self.conn.held_sent = i + 1;
+            self.conn.last_sent = now.mono;
+        }
+        self.conn.held = Vec::new();
+        self.conn.held_ends = Vec::new();
+        self.conn.held_sent = 0;
     }
 
     /// One batch of the replay in progress: at most `resend_batch` numbers, and no application
@@ -1713,7 +1777,7 @@ impl Session {
         self.queued_bytes = 0;
         self.conn.resend_range = None;
         // The journal is about to go: the old numbers mean nothing to the peer any more.
-        self.conn.replay = None;
+        self.cancel_replay();
         io.reset_store();
         io.next_sender_seq_changed(1);
         io.next_target_seq_changed(1);
@@ -1739,6 +1803,30 @@ impl Session {
             io.event(Event::StateChanged { from, to });
         }
     }
+}
+
+/// Sends a newly numbered message, or holds it behind a replay in progress (see
+/// [`Session::wants_output`]) so that the peer gets our numbers in order.
+fn emit(conn: &mut Conn, max_held: usize, bytes: &[u8], io: &mut impl SessionIo) {
+    let holding = conn.replay.is_some() || conn.held_sent < conn.held_ends.len();
+    if !holding {
+        io.send(bytes);
+        return;
+    }
+    // Application messages were checked against `max_held` by `send_app`; admin ones get
+    // some slack past it, and beyond that go out at once rather than grow the hold.
+    if conn.held.len() + bytes.len() > max_held.saturating_add(ADMIN_HOLD_SLACK) {
+        if !conn.held_overflowed {
+            conn.held_overflowed = true;
+            io.event(Event::Warning(
+                "output held during a replay is full: an admin message was sent out of order",
+            ));
+        }
+        io.send(bytes);
+        return;
+    }
+    conn.held.extend_from_slice(bytes);
+    conn.held_ends.push(conn.held.len());
 }
 
 fn io_warning(io: &mut impl SessionIo, why: &'static str) {

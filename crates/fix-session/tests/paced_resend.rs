@@ -189,44 +189,138 @@ fn a_paced_replay_of_10000_messages_is_byte_identical_to_an_unpaced_one() {
 }
 
 #[test]
-fn application_sends_get_back_pressure_until_the_replay_ends() {
+fn new_messages_during_a_replay_are_held_and_follow_it_in_order() {
     let mut p = with_history(100, 1_000);
-    let out = request(&mut p, 2, 1, 0);
-    assert!(frames(&out) > 0);
+    let last = p.ep.session.next_sender_seq() - 1;
+    let mut out = request(&mut p, 2, 1, 0);
     assert!(p.ep.session.wants_output());
     let now = p.clock.now();
-    let next = p.ep.session.next_sender_seq();
-    let r = p.ep.session.send_app(b"D", now, &mut p.ep.io, |e| {
-        e.field(11, b"LATE");
-    });
-    assert_eq!(r, Err(SendError::BackPressure));
-    assert_eq!(
-        p.ep.session.next_sender_seq(),
-        next,
-        "a number was consumed"
-    );
-    assert!(p.ep.io.out.is_empty());
-    // Admin traffic is not held back: a TestRequest is answered in the middle of the replay.
-    let f = build_frame(BEGIN, &with_time(&format!("35=1|{}112=T1|", h(3)), now.utc));
-    p.ep.session.handle_input(&f, now, &mut p.ep.io);
-    let hb = split_frames(&p.ep.io.take_sent());
-    assert_eq!(hb.len(), 1);
-    assert_eq!(get(&hb[0], 35).as_deref(), Some("0"));
-    assert_eq!(get(&hb[0], 112).as_deref(), Some("T1"));
-    p.ep.flush_output(now);
-    assert!(!p.ep.session.wants_output());
+    // An application message: numbered and journaled now, not sent yet.
     let seq =
         p.ep.session
             .send_app(b"D", now, &mut p.ep.io, |e| {
                 e.field(11, b"LATE");
             })
             .unwrap();
-    assert_eq!(seq, next + 1, "the heartbeat took one number");
-    let after = p.ep.io.take_sent();
-    let msgs = split_frames(&after);
-    let last = msgs.last().unwrap();
-    assert_eq!(get(last, 11).as_deref(), Some("LATE"));
-    assert_eq!(get(last, 43), None);
+    assert_eq!(seq, last + 1);
+    assert!(p.ep.io.journal.contains_key(&seq));
+    assert!(p.ep.io.out.is_empty(), "a new message overtook the replay");
+    // Admin answers are held too: a TestRequest's Heartbeat takes the next number.
+    let f = build_frame(BEGIN, &with_time(&format!("35=1|{}112=T1|", h(3)), now.utc));
+    p.ep.session.handle_input(&f, now, &mut p.ep.io);
+    assert!(p.ep.io.out.is_empty(), "a heartbeat overtook the replay");
+    let mut calls = 0;
+    while p.ep.session.wants_output() {
+        calls += 1;
+        assert!(calls < 100);
+        p.ep.session.resume_output(now, &mut p.ep.io);
+        out.extend_from_slice(&p.ep.io.take_sent());
+    }
+    let msgs = split_frames(&out);
+    let n = msgs.len();
+    assert_eq!(get(&msgs[n - 2], 11).as_deref(), Some("LATE"));
+    assert_eq!(get(&msgs[n - 2], 43), None, "a held message is an original");
+    assert_eq!(get(&msgs[n - 1], 35).as_deref(), Some("0"));
+    assert_eq!(get(&msgs[n - 1], 112).as_deref(), Some("T1"));
+    // Every number once, in order: the replay, then what was held.
+    let seqs: Vec<u64> = covered(&out[..out.len() - msgs[n - 1].len() - msgs[n - 2].len()]);
+    assert_eq!(seqs, (1..=last).collect::<Vec<_>>());
+    assert_eq!(get(&msgs[n - 2], 34), Some((last + 1).to_string()));
+    assert_eq!(get(&msgs[n - 1], 34), Some((last + 2).to_string()));
+    assert!(p.ep.io.persisted_before_send);
+    // Nothing held any more: the next message goes straight out.
+    p.ep.session
+        .send_app(b"D", now, &mut p.ep.io, |e| {
+            e.field(11, b"NOW");
+        })
+        .unwrap();
+    assert_eq!(frames(&p.ep.io.take_sent()), 1);
+}
+
+#[test]
+fn application_sends_past_the_hold_get_back_pressure_and_consume_no_number() {
+    for max_held in [0usize, 2_000] {
+        let c = SessionConfig::new(BEGIN, "ISLD", "TW", Role::Acceptor)
+            .with_resend_batch(100)
+            .with_max_held_bytes(max_held);
+        let mut p = ScriptedPeer::new(Session::new(c, SeqState::default()).unwrap());
+        p.connect();
+        p.send(&format!("35=A|{}98=0|108=30|", h(1)), &mut NoApp);
+        let now = p.clock.now();
+        for i in 0..500 {
+            let id = format!("ORD{i}");
+            p.ep.session
+                .send_app(b"D", now, &mut p.ep.io, |e| {
+                    e.field(11, id.as_bytes());
+                })
+                .unwrap();
+        }
+        p.ep.io.take_sent();
+        request(&mut p, 2, 1, 0);
+        assert!(p.ep.session.wants_output());
+        let mut held = 0;
+        let result = loop {
+            let next = p.ep.session.next_sender_seq();
+            match p.ep.session.send_app(b"D", now, &mut p.ep.io, |e| {
+                e.field(11, b"HELD");
+            }) {
+                Ok(_) => held += 1,
+                Err(e) => {
+                    assert_eq!(
+                        p.ep.session.next_sender_seq(),
+                        next,
+                        "a number was consumed"
+                    );
+                    break e;
+                }
+            }
+            assert!(held < 1_000);
+        };
+        assert_eq!(result, SendError::BackPressure);
+        if max_held == 0 {
+            assert_eq!(held, 0);
+        } else {
+            // About 80 bytes each.
+            assert!((15..=30).contains(&held), "{held} held in {max_held} bytes");
+        }
+        assert!(p.ep.io.out.is_empty());
+        p.ep.flush_output(now);
+        let out = p.ep.io.take_sent();
+        let msgs = split_frames(&out);
+        let originals = msgs.iter().filter(|m| get(m, 43).is_none()).count();
+        assert_eq!(originals, held);
+        assert!(
+            p.ep.session
+                .send_app(b"D", now, &mut p.ep.io, |_| {})
+                .is_ok()
+        );
+    }
+}
+
+#[test]
+fn a_new_resend_request_drops_held_messages_and_replays_them() {
+    let mut p = with_history(100, 1_000);
+    request(&mut p, 2, 1, 0);
+    let now = p.clock.now();
+    let seq =
+        p.ep.session
+            .send_app(b"D", now, &mut p.ep.io, |e| {
+                e.field(11, b"HELD");
+            })
+            .unwrap();
+    // The peer asks again, to infinity: the held message is part of the new answer, as a
+    // PossDup resend, and is not sent a second time as an original.
+    let mut out = request(&mut p, 3, 900, 0);
+    p.ep.flush_output(now);
+    out.extend_from_slice(&p.ep.io.take_sent());
+    assert_eq!(covered(&out), (900..=seq).collect::<Vec<_>>());
+    let msgs = split_frames(&out);
+    let held: Vec<_> = msgs
+        .iter()
+        .filter(|m| get(m, 11).as_deref() == Some("HELD"))
+        .collect();
+    assert_eq!(held.len(), 1);
+    assert_eq!(get(held[0], 43).as_deref(), Some("Y"));
 }
 
 #[test]

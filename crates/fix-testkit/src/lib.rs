@@ -180,7 +180,14 @@ impl SessionIo for Recorder {
             .msg_type()
             .is_some_and(|t| !matches!(t, b"0" | b"1" | b"2" | b"3" | b"4" | b"5" | b"A"));
         let poss_dup = MessageRef::new(bytes).get(43) == Some(b"Y");
-        if is_app && !poss_dup && self.last_persisted.as_deref() != Some(bytes) {
+        // A message held behind a replay is sent after later ones were journaled: compare with
+        // the journal entry of its own number.
+        let journaled = MessageRef::new(bytes)
+            .get(34)
+            .and_then(|v| std::str::from_utf8(v).ok()?.parse::<u64>().ok())
+            .and_then(|seq| self.journal.get(&seq))
+            .is_some_and(|j| j.as_slice() == bytes);
+        if is_app && !poss_dup && self.last_persisted.as_deref() != Some(bytes) && !journaled {
             self.persisted_before_send = false;
         }
         self.out.extend_from_slice(bytes);
