@@ -92,6 +92,7 @@ pub struct FieldIter<'a> {
     pos: usize,
     pending_data: Option<(u32, usize)>,
     failed: bool,
+    sohs: SohCursor,
 }
 
 impl<'a> FieldIter<'a> {
@@ -103,6 +104,7 @@ impl<'a> FieldIter<'a> {
             pos: 0,
             pending_data: None,
             failed: false,
+            sohs: SohCursor::new(),
         }
     }
 
@@ -174,8 +176,8 @@ impl<'a> FieldIter<'a> {
                 }
                 end
             }
-            _ => match find_soh(&buf[value_start..]) {
-                Some(n) => value_start + n,
+            _ => match self.sohs.find(buf, value_start) {
+                Some(end) => end,
                 None => return self.fail(FieldError::Unterminated { offset: start }),
             },
         };
@@ -245,6 +247,111 @@ pub(crate) fn find_soh(hay: &[u8]) -> Option<usize> {
         rest = tail;
     }
     rest.iter().position(|&b| b == SOH).map(|p| offset + p)
+}
+
+/// Bit `i` set where byte `i` of `block` is SOH.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn soh_bits64(block: &[u8; 64]) -> u64 {
+    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
+    let mut bits = 0u64;
+    for (k, chunk) in block.as_chunks::<16>().0.iter().enumerate() {
+        // SAFETY: SSE2 is part of the x86_64 baseline; the load reads exactly the 16 bytes of
+        // `chunk` (any alignment).
+        let m = unsafe {
+            let v = _mm_loadu_si128(chunk.as_ptr().cast());
+            _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(SOH as i8)))
+        };
+        bits |= u64::from(m as u16) << (16 * k);
+    }
+    bits
+}
+
+/// Bit `i` set where byte `i` of `block` is SOH (exact zero-byte test per word, then the eight
+/// flags gathered into one byte by a multiply).
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn soh_bits64(block: &[u8; 64]) -> u64 {
+    soh_bits64_portable(block)
+}
+
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+#[inline(always)]
+fn soh_bits64_portable(block: &[u8; 64]) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    let mut bits = 0u64;
+    for (k, w) in block.as_chunks::<8>().0.iter().enumerate() {
+        let x = u64::from_le_bytes(*w) ^ ONES;
+        // 0x80 exactly in the bytes of `x` that are zero (no borrow crosses a byte).
+        let z = !(((x & LOW7) + LOW7) | x | LOW7);
+        let byte = ((z >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56;
+        bits |= byte << (8 * k);
+    }
+    bits
+}
+
+/// Finds SOH bytes in a buffer 64 bytes at a time: one block of comparisons gives a bitmask,
+/// after which each SOH costs a shift and a trailing-zero count. The point is the dependency
+/// chain of a field scan (where does the next field start?), which a word-at-a-time search makes
+/// a load plus several arithmetic steps long per field; here it is a couple of bit operations.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SohCursor {
+    /// Index of the 64-byte block (from the start of the buffer) that `bits` describes.
+    block: usize,
+    bits: u64,
+}
+
+impl SohCursor {
+    /// A cursor with no block loaded yet.
+    #[inline(always)]
+    pub(crate) const fn new() -> Self {
+        Self {
+            block: usize::MAX,
+            bits: 0,
+        }
+    }
+
+    /// The SOH positions of block `k` of `buf` (bytes past the end are not SOH).
+    #[inline(always)]
+    fn load(buf: &[u8], k: usize) -> u64 {
+        let start = k * 64;
+        if let Some(block) = buf.get(start..).and_then(|r| r.first_chunk::<64>()) {
+            return soh_bits64(block);
+        }
+        let n = buf.len();
+        if n >= 64 {
+            // The last 64 bytes, shifted so that bit 0 is `start`: no copy.
+            let last = buf[n - 64..].first_chunk::<64>().map_or(0, soh_bits64);
+            return last >> (start - (n - 64));
+        }
+        let mut block = [0u8; 64];
+        let tail = buf.get(start..).unwrap_or(&[]);
+        block[..tail.len()].copy_from_slice(tail);
+        soh_bits64(&block)
+    }
+
+    /// Position of the first SOH of `buf` at or after `from`.
+    #[inline(always)]
+    pub(crate) fn find(&mut self, buf: &[u8], from: usize) -> Option<usize> {
+        let mut k = from / 64;
+        let mut shift = from % 64;
+        loop {
+            if k != self.block {
+                if k * 64 >= buf.len() {
+                    return None;
+                }
+                self.block = k;
+                self.bits = Self::load(buf, k);
+            }
+            let m = self.bits & (u64::MAX << shift);
+            if m != 0 {
+                return Some(k * 64 + m.trailing_zeros() as usize);
+            }
+            k += 1;
+            shift = 0;
+        }
+    }
 }
 
 /// A complete, framed message: cheap lookups by tag without building a map.
@@ -464,6 +571,54 @@ mod tests {
         FieldIter::new(b)
             .map(|r| r.map(|f| (f.tag, f.value.to_vec())))
             .collect()
+    }
+
+    /// Bytes with SOH at scattered places, including next to 64-byte block boundaries.
+    fn soh_pattern(len: usize, seed: u32) -> Vec<u8> {
+        (0..len as u32)
+            .map(|i| {
+                let h = (i ^ seed).wrapping_mul(2_654_435_761) >> 27;
+                if h < 5 { SOH } else { b'a' + (h % 26) as u8 }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn soh_cursor_finds_what_a_byte_search_finds() {
+        for len in (0..200).chain([255, 256, 257, 300]) {
+            for seed in [0, 7, 1234] {
+                let buf = soh_pattern(len, seed);
+                let mut cursor = SohCursor::new();
+                // In order (as the scanners use it) and backwards (any order is allowed).
+                let froms: Vec<usize> = (0..=len + 1).chain((0..=len).rev()).collect();
+                for from in froms {
+                    let want = buf
+                        .get(from..)
+                        .and_then(|r| r.iter().position(|&b| b == SOH))
+                        .map(|p| from + p);
+                    assert_eq!(
+                        cursor.find(&buf, from),
+                        want,
+                        "len {len} seed {seed} from {from}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn soh_masks_agree_with_the_portable_version() {
+        for seed in 0..64 {
+            let buf = soh_pattern(64, seed);
+            let block: &[u8; 64] = buf.first_chunk().expect("64 bytes");
+            let want = (0..64).fold(0u64, |m, i| m | (u64::from(buf[i] == SOH) << i));
+            assert_eq!(soh_bits64(block), want);
+            assert_eq!(soh_bits64_portable(block), want);
+        }
+        let all = [SOH; 64];
+        assert_eq!(soh_bits64_portable(&all), u64::MAX);
+        assert_eq!(soh_bits64_portable(&[0u8; 64]), 0);
+        assert_eq!(soh_bits64_portable(&[0x81u8; 64]), 0);
     }
 
     #[test]

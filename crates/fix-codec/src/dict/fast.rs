@@ -13,7 +13,7 @@
 use super::format::{format_ok, is_int, is_timestamp, value_ok};
 use super::validate::is_quickfix_header_tag;
 use super::{Dictionary, FieldDef, FieldType, Layout, bit};
-use crate::field::{data_tag_for_length, find_soh, is_decimal};
+use crate::field::{SohCursor, data_tag_for_length, is_decimal};
 
 /// The field is defined in the dictionary.
 const DEFINED: u8 = 1;
@@ -199,13 +199,18 @@ pub(crate) fn proves_valid(td: &Dictionary, ad: &Dictionary, msg: &[u8]) -> bool
 }
 
 /// The field at `p` when it has the plain shape (a tag up to `MAX_FAST_TAG`, '=', a value ended
-/// by SOH): (tag, value start, value end). A byte-at-a-time tag loop: measured faster than
-/// reading the tag a word at a time, whose fixed cost exceeds two to four digits.
+/// by SOH): (tag, value start, value end). The end comes from the SOH bitmask, not from the tag:
+/// where the next field starts does not wait for this one to be parsed, so the parsing of
+/// successive fields overlaps. A byte-at-a-time tag loop: its exit is predicted, and it was
+/// measured faster than reading the tag a word at a time, whose fixed cost exceeds two to four
+/// digits.
 #[inline(always)]
-fn plain_field(msg: &[u8], p: usize) -> Option<(u32, usize, usize)> {
+fn plain_field(msg: &[u8], p: usize, sohs: &mut SohCursor) -> Option<(u32, usize, usize)> {
+    let end = sohs.find(msg, p)?;
     let mut tag = 0u32;
     let mut i = p;
     loop {
+        // Ends at the SOH at `end` at the latest (neither a digit nor '=').
         let b = *msg.get(i)?;
         let d = b.wrapping_sub(b'0');
         if d > 9 {
@@ -220,9 +225,7 @@ fn plain_field(msg: &[u8], p: usize) -> Option<(u32, usize, usize)> {
         }
         i += 1;
     }
-    let vs = i + 1;
-    let k = find_soh(msg.get(vs..)?)?;
-    Some((tag, vs, vs + k))
+    Some((tag, i + 1, end))
 }
 
 #[inline(always)]
@@ -231,6 +234,7 @@ fn run<const W: usize>(td: &Dictionary, ad: &Dictionary, msg: &[u8]) -> bool {
     let mut bseen = [0u64; W];
     let n = msg.len();
     let mut p = 0usize;
+    let mut sohs = SohCursor::new();
     let mut msg_type: Option<&[u8]> = None;
     // The header, up to the first field that is not a header field. Three loops (header, then
     // body and trailer) rather than one with a section variable: fewer live values per loop, so
@@ -239,7 +243,7 @@ fn run<const W: usize>(td: &Dictionary, ad: &Dictionary, msg: &[u8]) -> bool {
         if p >= n {
             break None;
         }
-        let Some((tag, vs, ve)) = plain_field(msg, p) else {
+        let Some((tag, vs, ve)) = plain_field(msg, p, &mut sohs) else {
             return false;
         };
         p = ve + 1;
@@ -294,7 +298,7 @@ fn run<const W: usize>(td: &Dictionary, ad: &Dictionary, msg: &[u8]) -> bool {
         next = if p >= n {
             None
         } else {
-            let Some((tag, vs, ve)) = plain_field(msg, p) else {
+            let Some((tag, vs, ve)) = plain_field(msg, p, &mut sohs) else {
                 return false;
             };
             p = ve + 1;
