@@ -423,6 +423,7 @@ impl IoThread {
             Command::Disconnect { id, reason } => {
                 if let Some(s) = self.slot_of(id) {
                     self.loop_stop(s);
+                    self.drop_pending_connect(s);
                     let now = self.now();
                     self.call(s, |sess, io| {
                         let _ = sess.disconnect(&reason, now, io);
@@ -566,7 +567,14 @@ impl IoThread {
     fn disconnect_now(&mut self, id: u64) {
         let Some(s) = self.slot_of(id) else { return };
         self.loop_stop(s);
-        // A connect in progress is not a transport the session knows about: drop it here.
+        self.drop_pending_connect(s);
+        let now = self.now();
+        self.call(s, |sess, io| sess.disconnect_non_gracefully(now, io));
+    }
+
+    /// A connect in progress is not a transport the session knows about, so closing the session
+    /// would leave it to complete later and log on: the engine drops it itself.
+    fn drop_pending_connect(&mut self, s: usize) {
         if let Some(slot) = self.slots[s].as_mut()
             && let Some(token) = slot.conn
             && matches!(
@@ -577,8 +585,6 @@ impl IoThread {
             slot.conn = None;
             self.remove_conn(token);
         }
-        let now = self.now();
-        self.call(s, |sess, io| sess.disconnect_non_gracefully(now, io));
     }
 
     fn release(&mut self, id: u64) -> Result<(), EngineError> {
