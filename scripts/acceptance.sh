@@ -75,8 +75,11 @@ trap stop_fixd EXIT
 trap 'exit 130' INT TERM
 
 # Wait (at most 30 s) until fixd says it runs: it logs `fixd running` once every session exists.
-# The port alone is not enough: the engine binds it before it has created the sessions, and a
-# Logon arriving in between is refused. Then one connection without data, like the runner's probe.
+# The engine binds the port before it creates the sessions but accepts only once every one is
+# registered (EngineBuilder::start; crates/fix-engine/tests/engine_startup.rs), so an early Logon
+# is not refused: it waits in the kernel's backlog, and its answer waits for the whole start-up
+# (every store opened), which would count against the runner's per-read timeout. Then one
+# connection without data, like the runner's probe.
 ready=0
 for _ in $(seq 1 300); do
   if ! kill -0 "$FIXD_PID" 2>/dev/null; then
