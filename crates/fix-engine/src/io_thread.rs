@@ -23,7 +23,7 @@ use crate::error::EngineError;
 use crate::handle::SessionHandle;
 use crate::idle::{Idle, Wait};
 use crate::stats::{SessionStats, StatsSnapshot};
-use crate::store_io::{IoCtx, Outbound, Outcome};
+use crate::store_io::{IoCtx, OUTBOUND_WATERMARK, Outbound, Outcome};
 
 /// Capacity of each I/O thread's command queue.
 pub const COMMAND_QUEUE_CAPACITY: usize = 65_536;
@@ -231,6 +231,8 @@ struct Slot {
     handle: SessionHandle,
     conn: Option<usize>,
     replies: ReplyQueue,
+    /// Listed in `IoThread::replaying`.
+    replaying: bool,
     armed: Option<MonoTime>,
     stats: SessionStats,
     endpoints: Vec<SocketAddr>,
@@ -266,6 +268,10 @@ pub(crate) struct IoThread {
     spare_reads: Vec<usize>,
     /// Connections written to since the last flush.
     dirty: Vec<usize>,
+    /// Sessions (slot, id) with output held back for the transport (`Session::wants_output`: a
+    /// paced resend): resumed one batch per loop iteration while their buffer is below
+    /// `OUTBOUND_WATERMARK`.
+    replaying: Vec<(usize, u64)>,
     framer: Framer,
     idle: Idle,
     shutting_down: bool,
@@ -303,6 +309,7 @@ impl IoThread {
             pending_reads: Vec::new(),
             spare_reads: Vec::new(),
             dirty: Vec::new(),
+            replaying: Vec::new(),
             framer: Framer::new(Framer::DEFAULT_MAX_FRAME_LEN),
             idle: Idle::new(idle),
             shutting_down: false,
@@ -328,7 +335,7 @@ impl IoThread {
                 }
                 Wait::Park => self.until_next_timer(),
             };
-            if !self.pending_reads.is_empty() {
+            if !self.pending_reads.is_empty() || self.replay_runnable() {
                 timeout = Some(Duration::ZERO);
             }
             let parking = timeout != Some(Duration::ZERO);
@@ -381,6 +388,9 @@ impl IoThread {
             self.flush_dirty();
             worked |= self.drain_commands();
             self.flush_dirty();
+            // After everyone else's input, timers and commands: a long resend advances one
+            // batch per iteration, never holding the thread for the whole range.
+            worked |= self.resume_replays();
             if self.shutting_down {
                 self.close_everything();
                 return;
@@ -497,6 +507,7 @@ impl IoThread {
             handle: ns.handle,
             conn: None,
             replies: ReplyQueue::default(),
+            replaying: false,
             armed: None,
             stats: SessionStats::new(),
             endpoints: ns.endpoints,
@@ -701,8 +712,68 @@ impl IoThread {
             c.dirty = true;
             self.dirty.push(token);
         }
+        if let Some(slot) = self.slots[s].as_mut()
+            && !slot.replaying
+            && slot.session.wants_output()
+        {
+            slot.replaying = true;
+            self.replaying.push((s, slot.id));
+        }
         self.arm(s);
         self.loop_after_call(s, &outcome);
+    }
+
+    /// Whether the outbound buffer of slot `s` has room for more of a paced resend.
+    fn has_room(&self, s: usize) -> bool {
+        self.slots
+            .get(s)
+            .and_then(Option::as_ref)
+            .and_then(|slot| slot.conn)
+            .and_then(|t| self.conns.get(t).and_then(Option::as_ref))
+            .is_some_and(|c| {
+                matches!(c.kind, ConnKind::Attached { .. })
+                    && c.out.failed.is_none()
+                    && c.out.pending() < OUTBOUND_WATERMARK
+            })
+    }
+
+    /// Whether a paced resend can make progress now (the loop must not park).
+    fn replay_runnable(&self) -> bool {
+        self.replaying.iter().any(|&(s, _)| self.has_room(s))
+    }
+
+    /// One batch of every paced resend whose connection has room, each flushed at once.
+    fn resume_replays(&mut self) -> bool {
+        let mut worked = false;
+        let mut i = 0;
+        // Bounded: each entry is visited once (an entry is only added by a session call for a
+        // slot not listed yet, and removed entries shrink the list).
+        while i < self.replaying.len() {
+            let (s, id) = self.replaying[i];
+            let live = match self.slots.get_mut(s).and_then(Option::as_mut) {
+                Some(slot) if slot.id == id => {
+                    if slot.session.wants_output() {
+                        true
+                    } else {
+                        slot.replaying = false;
+                        false
+                    }
+                }
+                _ => false,
+            };
+            if !live {
+                self.replaying.swap_remove(i);
+                continue;
+            }
+            if self.has_room(s) {
+                worked = true;
+                let now = self.now();
+                self.call(s, |sess, io| sess.resume_output(now, io));
+                self.flush_dirty();
+            }
+            i += 1;
+        }
+        worked
     }
 
     /// Writes what was queued since the last call (the answers to one read, the timers' output,
@@ -1139,6 +1210,15 @@ impl IoThread {
                     self.remove_conn(token);
                     let now = self.now();
                     self.lost(slot, why, now);
+                } else if self.has_room(slot)
+                    && self.slots[slot]
+                        .as_ref()
+                        .is_some_and(|sl| sl.session.wants_output())
+                {
+                    // The socket drained: refill it with the next batch of a paced resend
+                    // rather than wait for the end of the loop iteration.
+                    let now = self.now();
+                    self.call(slot, |sess, io| sess.resume_output(now, io));
                 }
             }
             ConnKind::Closing { shut } => {

@@ -18,6 +18,10 @@ use crate::message_log::Direction;
 /// Most bytes kept for a connection whose socket does not take them; beyond it the counterparty
 /// is a slow consumer and the connection is closed.
 pub const MAX_OUTBOUND_BUFFER: usize = 8 << 20;
+/// Pending outbound bytes from which a session cannot send more application messages
+/// (`SessionIo::can_send` is false: `SendError::BackPressure`) and a paced resend waits: half the
+/// slow-consumer limit, so admin messages and the held output of a replay still fit below it.
+pub const OUTBOUND_WATERMARK: usize = MAX_OUTBOUND_BUFFER / 2;
 /// Pending bytes at which a connection's outbound buffer is written without waiting for the end
 /// of the I/O thread's loop iteration.
 pub const WRITE_BATCH: usize = 64 << 10;
@@ -147,6 +151,13 @@ impl SessionIo for IoCtx<'_> {
                 log.record(Direction::Out, bytes);
             }
         }
+    }
+
+    fn can_send(&self) -> bool {
+        // No transport: the session is not established and refuses the send itself.
+        self.out
+            .as_ref()
+            .is_none_or(|o| o.failed.is_none() && o.pending() < OUTBOUND_WATERMARK)
     }
 
     fn received(&mut self, frame: &[u8]) {
