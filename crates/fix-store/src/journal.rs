@@ -29,6 +29,7 @@ const IDX_HEADER: usize = 64;
 const PAD_LEN: u32 = u32::MAX;
 const PRESENT: u64 = 1 << 63;
 const PREPARED_NAME: &str = "next.seg.tmp";
+const INDEX_NAME: &str = "index";
 
 /// Smallest segment size accepted.
 pub const MIN_SEGMENT_SIZE: u64 = 4096;
@@ -158,6 +159,43 @@ fn create_segment(
     })
 }
 
+/// Creates a generation's directory, first segment and index (in that order: a crash in between
+/// leaves a directory that recovery reads as an empty journal).
+fn create_generation(
+    dir: &Path,
+    generation: u64,
+    segment_size: u64,
+    index_entries: u64,
+    populate: bool,
+    sync_each: bool,
+) -> Result<(Segment, Index), StoreError> {
+    if let Err(e) = fs::create_dir(dir)
+        && e.kind() != std::io::ErrorKind::AlreadyExists
+    {
+        return Err(StoreError::io("create_dir", dir, e));
+    }
+    let seg_path = segment_path(dir, 0);
+    let segment = create_segment(
+        &seg_path,
+        generation,
+        0,
+        first_segment_size(segment_size),
+        populate,
+    )?;
+    let index = Index::create(dir.join(INDEX_NAME), generation, 0, index_entries.max(1))?;
+    if sync_each {
+        segment
+            .map
+            .flush_range(0, SEG_HEADER)
+            .map_err(|e| StoreError::io("msync", &seg_path, e))?;
+        index
+            .map
+            .flush_range(0, IDX_HEADER)
+            .map_err(|e| StoreError::io("msync", &index.path, e))?;
+    }
+    Ok((segment, index))
+}
+
 /// What the flush handle needs to see of the journal; changed only at a segment roll or a reset.
 #[derive(Debug)]
 pub(crate) struct View {
@@ -165,6 +203,9 @@ pub(crate) struct View {
     pub(crate) dir: PathBuf,
     /// The configured (largest) segment size.
     pub(crate) segment_size: u64,
+    /// Initial index capacity, for a generation created by a maintenance call.
+    pub(crate) index_entries: u64,
+    /// Empty while the generation's files do not exist yet (see [`Shared::prepare_generation`]).
     pub(crate) segments: Vec<Segment>,
 }
 
@@ -178,6 +219,15 @@ pub(crate) struct Prepared {
     final_path: PathBuf,
 }
 
+/// A generation's files (directory, first segment, index) created ahead of the first append by
+/// a maintenance call, waiting to be taken by the writer.
+#[derive(Debug)]
+pub(crate) struct PreparedGeneration {
+    generation: u64,
+    segment: Segment,
+    index: Index,
+}
+
 /// State shared between the writer and any number of flush handles.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -185,6 +235,10 @@ pub(crate) struct Shared {
     /// Position just past the last complete record (`pos` encoding); published after each append.
     pub(crate) write_pos: AtomicU64,
     pub(crate) prepared: Mutex<Option<Prepared>>,
+    /// Whoever creates a generation's files holds this until the view lists its first segment,
+    /// so the writer and a maintenance call never both create (and truncate) the same files.
+    /// Lock order: `first` before `view`.
+    pub(crate) first: Mutex<Option<PreparedGeneration>>,
     pub(crate) populate: bool,
 }
 
@@ -200,12 +254,47 @@ impl Shared {
                 generation: 0,
                 dir: PathBuf::new(),
                 segment_size: 0,
+                index_entries: 0,
                 segments: Vec::new(),
             }),
             write_pos: AtomicU64::new(0),
             prepared: Mutex::new(None),
+            first: Mutex::new(None),
             populate,
         }
+    }
+
+    /// Creates the current generation's files if they do not exist yet (a new store, or the
+    /// first append after a reset), so that the writer's first append finds them ready. Returns
+    /// whether it created them. Called from a maintenance thread, never the writer.
+    pub(crate) fn prepare_generation(&self) -> Result<bool, StoreError> {
+        let mut first = lock(&self.first);
+        let (generation, dir, size, entries) = {
+            let v = lock(&self.view);
+            if !v.segments.is_empty() || v.dir.as_os_str().is_empty() {
+                return Ok(false);
+            }
+            (v.generation, v.dir.clone(), v.segment_size, v.index_entries)
+        };
+        if first.as_ref().is_some_and(|p| p.generation == generation) {
+            return Ok(false);
+        }
+        let (segment, index) =
+            create_generation(&dir, generation, size, entries, self.populate, false)?;
+        // The writer cannot have created this generation meanwhile (it would have needed
+        // `first`), but it may have reset to the next one: then these files are stale.
+        if lock(&self.view).generation != generation {
+            drop((segment, index));
+            let _ = fs::remove_dir_all(&dir);
+            *first = None;
+            return Ok(false);
+        }
+        *first = Some(PreparedGeneration {
+            generation,
+            segment,
+            index,
+        });
+        Ok(true)
     }
 
     /// Creates the next segment ahead of need if the active one is past half full.
@@ -364,7 +453,9 @@ pub(crate) struct Journal {
     off: usize,
     first_seq: u64,
     last_seq: u64,
-    index: Index,
+    /// `None` (and `segments` empty) until the generation's files exist.
+    index: Option<Index>,
+    index_entries: u64,
     shared: Arc<Shared>,
     /// The active segment passed half full and the writer has not yet said so through
     /// [`Journal::take_segment_request`].
@@ -391,7 +482,38 @@ impl Journal {
         segment_size as usize - SEG_HEADER - REC_HEADER
     }
 
-    /// Opens (creating if needed) generation `generation` under `store_dir`, recovering its end.
+    /// A generation whose files do not exist yet: nothing is created until the first append
+    /// (or [`Shared::prepare_generation`]). No file-system call.
+    pub(crate) fn empty(
+        store_dir: &Path,
+        generation: u64,
+        segment_size: u64,
+        index_entries: u64,
+        sync_each: bool,
+        shared: Arc<Shared>,
+    ) -> Self {
+        let journal = Journal {
+            dir: generation_dir(store_dir, generation),
+            generation,
+            segment_size,
+            sync_each,
+            segments: Vec::with_capacity(RESERVED_SEGMENTS),
+            off: SEG_HEADER,
+            first_seq: 0,
+            last_seq: 0,
+            index: None,
+            index_entries,
+            shared,
+            segment_request: false,
+            segment_requested: false,
+        };
+        journal.publish_view();
+        journal
+    }
+
+    /// Opens generation `generation` under `store_dir`, recovering its end. A missing directory,
+    /// or one without a valid first segment, is an empty journal whose files are created at the
+    /// first append.
     pub(crate) fn open(
         store_dir: &Path,
         generation: u64,
@@ -400,20 +522,34 @@ impl Journal {
         sync_each: bool,
         shared: Arc<Shared>,
     ) -> Result<(Self, JournalRecovery), StoreError> {
-        let populate = shared.populate;
         let dir = generation_dir(store_dir, generation);
-        fs::create_dir_all(&dir).map_err(|e| StoreError::io("create_dir", &dir, e))?;
-        let _ = fs::remove_file(dir.join(PREPARED_NAME));
         let mut rec = JournalRecovery::default();
 
         // Segment numbers present, sorted.
         let mut numbers: Vec<u32> = Vec::new();
-        let rd = fs::read_dir(&dir).map_err(|e| StoreError::io("read_dir", &dir, e))?;
+        let rd = match fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let j = Self::empty(
+                    store_dir,
+                    generation,
+                    segment_size,
+                    index_entries,
+                    sync_each,
+                    shared,
+                );
+                return Ok((j, rec));
+            }
+            Err(e) => return Err(StoreError::io("read_dir", &dir, e)),
+        };
         for entry in rd {
             let entry = entry.map_err(|e| StoreError::io("read_dir", &dir, e))?;
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
-            if let Some(n) = name
+            if name == PREPARED_NAME {
+                let p = dir.join(PREPARED_NAME);
+                fs::remove_file(&p).map_err(|e| StoreError::io("remove", &p, e))?;
+            } else if let Some(n) = name
                 .strip_suffix(".seg")
                 .and_then(|n| n.parse::<u32>().ok())
             {
@@ -450,23 +586,25 @@ impl Journal {
             fs::remove_file(&p).map_err(|e| StoreError::io("remove", &p, e))?;
             rec.segments_discarded += 1;
         }
-        let (off, first_seq, last_seq) = match &end {
-            Some(e) => {
-                rec.records = e.records;
-                let seg = &segments[e.seg_idx];
-                rec.tail_bytes_zeroed = zero_tail(&seg.map, e.off);
-                (e.off, e.first_seq, e.last_seq)
-            }
-            None => {
-                let p = segment_path(&dir, 0);
-                let size = first_segment_size(segment_size);
-                segments.push(create_segment(&p, generation, 0, size, populate)?);
-                (SEG_HEADER, 0, 0)
-            }
+        let Some(end) = end else {
+            // No valid segment (a creation interrupted by a crash): an empty journal, created
+            // again at the first append.
+            let j = Self::empty(
+                store_dir,
+                generation,
+                segment_size,
+                index_entries,
+                sync_each,
+                shared,
+            );
+            return Ok((j, rec));
         };
+        rec.records = end.records;
+        rec.tail_bytes_zeroed = zero_tail(&segments[end.seg_idx].map, end.off);
+        let (off, first_seq, last_seq) = (end.off, end.first_seq, end.last_seq);
 
         // Index: reuse if its header matches, else rebuild; then verify every entry.
-        let ipath = dir.join("index");
+        let ipath = dir.join(INDEX_NAME);
         let base = first_seq;
         let index = match Index::open(ipath.clone(), generation, base) {
             Some(ix) => ix,
@@ -487,27 +625,85 @@ impl Journal {
             off,
             first_seq,
             last_seq,
-            index,
+            index: Some(index),
+            index_entries,
             shared,
             segment_request: false,
             segment_requested: false,
         };
         rec.index_entries_repaired = journal.repair_index()?;
+        journal.publish_view();
+        Ok((journal, rec))
+    }
+
+    /// Makes this journal what the flush handles see, and drops anything a maintenance call
+    /// prepared for another generation.
+    fn publish_view(&self) {
         {
-            let mut v = lock(&journal.shared.view);
-            v.generation = generation;
-            v.dir = journal.dir.clone();
-            v.segment_size = segment_size;
+            let mut v = lock(&self.shared.view);
+            v.generation = self.generation;
+            v.dir = self.dir.clone();
+            v.segment_size = self.segment_size;
+            v.index_entries = self.index_entries;
             v.segments.clear();
             v.segments.reserve(RESERVED_SEGMENTS);
-            v.segments.extend(journal.segments.iter().cloned());
-            journal.publish_pos();
+            v.segments.extend(self.segments.iter().cloned());
+            self.publish_pos();
         }
         // A segment prepared for another generation (before a reset) is of no use now.
-        if let Some(p) = lock(&journal.shared.prepared).take_if(|p| p.generation != generation) {
+        if let Some(p) = lock(&self.shared.prepared).take_if(|p| p.generation != self.generation) {
             let _ = fs::remove_file(&p.tmp_path);
         }
-        Ok((journal, rec))
+        // try_lock: never wait for a preparation in progress; it sees the new generation when
+        // it finishes and discards its files itself. Files of an older generation are removed
+        // with its directory.
+        if let Ok(mut f) = self.shared.first.try_lock() {
+            f.take_if(|p| p.generation != self.generation);
+        }
+    }
+
+    /// Creates this generation's files, or takes those a maintenance call prepared. Cold: once
+    /// per generation, at its first append. Waits only for a preparation already in progress,
+    /// which costs no more than creating the files here.
+    #[cold]
+    fn materialize(&mut self) -> Result<(), StoreError> {
+        let mut first = lock(&self.shared.first);
+        let (segment, index) = match first.take() {
+            Some(p) if p.generation == self.generation => {
+                if self.sync_each {
+                    p.segment
+                        .map
+                        .flush_range(0, SEG_HEADER)
+                        .map_err(|e| StoreError::io("msync", segment_path(&self.dir, 0), e))?;
+                    p.index
+                        .map
+                        .flush_range(0, IDX_HEADER)
+                        .map_err(|e| StoreError::io("msync", &p.index.path, e))?;
+                }
+                (p.segment, p.index)
+            }
+            _ => create_generation(
+                &self.dir,
+                self.generation,
+                self.segment_size,
+                self.index_entries,
+                self.shared.populate,
+                self.sync_each,
+            )?,
+        };
+        self.segments.push(segment.clone());
+        self.index = Some(index);
+        self.off = SEG_HEADER;
+        // Still holding `first`: a maintenance call sees the generation exists once it can look.
+        lock(&self.shared.view).segments.push(segment);
+        self.publish_pos();
+        drop(first);
+        Ok(())
+    }
+
+    /// Whether the generation's files exist.
+    pub(crate) fn is_materialized(&self) -> bool {
+        !self.segments.is_empty()
     }
 
     /// Maps segment `n` if its header is valid. Its size is its file length (up to `max`), which
@@ -589,6 +785,9 @@ impl Journal {
     /// Makes every index entry agree with the segments. Returns how many entries changed.
     fn repair_index(&mut self) -> Result<u64, StoreError> {
         let mut repaired = 0;
+        let Some(index) = self.index.as_mut() else {
+            return Ok(0);
+        };
         let mut expect_seq = self.first_seq;
         let mut seg_walk = 0;
         let mut off = SEG_HEADER;
@@ -617,14 +816,14 @@ impl Journal {
                 }
                 let seq = load(&seg.map, off);
                 for gap in expect_seq..seq {
-                    if self.index.get(gap) != 0 {
-                        self.index.set(gap, 0)?;
+                    if index.get(gap) != 0 {
+                        index.set(gap, 0)?;
                         repaired += 1;
                     }
                 }
                 let want = PRESENT | pos(seg.no, off);
-                if self.index.get(seq) != want {
-                    self.index.set(seq, want)?;
+                if index.get(seq) != want {
+                    index.set(seq, want)?;
                     repaired += 1;
                 }
                 expect_seq = seq + 1;
@@ -632,12 +831,12 @@ impl Journal {
             }
         }
         // Entries past the end can only be left by records that did not survive.
-        if self.index.base != 0 {
-            let from = expect_seq.max(self.index.base) - self.index.base;
-            for i in from..self.index.cap {
+        if index.base != 0 {
+            let from = expect_seq.max(index.base) - index.base;
+            for i in from..index.cap {
                 let o = IDX_HEADER + i as usize * 8;
-                if load(&self.index.map, o) != 0 {
-                    store(&self.index.map, o, 0);
+                if load(&index.map, o) != 0 {
+                    store(&index.map, o, 0);
                     repaired += 1;
                 }
             }
@@ -685,16 +884,19 @@ impl Journal {
             });
         }
         let need = align(REC_HEADER + msg.len());
+        if self.segments.is_empty() {
+            self.materialize()?;
+        }
         if self.off + need > self.segments.last().map_or(0, Segment::size) {
             self.roll(need)?;
         }
-        if self.index.base == 0 {
-            self.index.set_base(seq);
-            self.first_seq = seq;
-        }
-        let Some(seg) = self.segments.last() else {
+        let (Some(seg), Some(index)) = (self.segments.last(), self.index.as_mut()) else {
             return Err(StoreError::corrupt(&self.dir, "journal has no segment"));
         };
+        if index.base == 0 {
+            index.set_base(seq);
+            self.first_seq = seq;
+        }
         let off = self.off;
         let seg_size = seg.size();
         fsutil::write_bytes(&seg.map, off + REC_HEADER, msg);
@@ -706,7 +908,7 @@ impl Journal {
                 .flush_range(off, need)
                 .map_err(|e| StoreError::io("msync", segment_path(&self.dir, seg.no), e))?;
         }
-        self.index.set(seq, entry)?;
+        index.set(seq, entry)?;
         self.off = off + need;
         self.last_seq = seq;
         self.publish_pos();
@@ -791,15 +993,15 @@ impl Journal {
         to: u64,
         f: &mut dyn FnMut(u64, &[u8]),
     ) -> Result<u64, StoreError> {
-        if self.last_seq == 0 {
+        let Some(index) = self.index.as_ref().filter(|_| self.last_seq != 0) else {
             return Ok(0);
-        }
+        };
         let start = from.max(self.first_seq);
         let end = to.min(self.last_seq);
         let first_no = self.segments[0].no;
         let mut n = 0;
         for seq in start..=end {
-            let entry = self.index.get(seq);
+            let entry = index.get(seq);
             if entry & PRESENT == 0 {
                 continue;
             }
@@ -808,12 +1010,12 @@ impl Journal {
                 .checked_sub(first_no)
                 .and_then(|i| self.segments.get(i as usize))
                 .ok_or_else(|| {
-                    StoreError::corrupt(&self.index.path, "index entry names a missing segment")
+                    StoreError::corrupt(&index.path, "index entry names a missing segment")
                 })?;
             let size = seg.size();
             if off + REC_HEADER > size {
                 return Err(StoreError::corrupt(
-                    &self.index.path,
+                    &index.path,
                     "index entry out of segment bounds",
                 ));
             }
@@ -954,6 +1156,9 @@ mod growth_tests {
     fn a_new_store_is_small_and_segments_grow_to_the_configured_size() {
         let root = tempfile::tempdir().unwrap();
         let mut s = MmapStore::open(root.path(), ID, opts(), NOW).unwrap();
+        // Nothing of the journal exists until it is needed.
+        assert!(!generation_dir(s.dir(), 1).exists());
+        assert!(s.handle().prepare_journal().unwrap());
         assert_eq!(segment_sizes(&s), vec![INITIAL_SEGMENT_SIZE]);
         let index = generation_dir(s.dir(), 1).join("index");
         assert!(fs::metadata(&index).unwrap().len() <= 16 << 10);

@@ -179,6 +179,7 @@ impl FlushHandle {
             generation,
             dir,
             segment_size: size,
+            index_entries: 0,
             segments,
         };
         journal::flush_range(&view, from, to)?;
@@ -191,9 +192,24 @@ impl FlushHandle {
     }
 
     /// Creates the next journal segment if the current one is at least half full, so the writer
-    /// switches to it without creating a file on its own thread. Returns whether it created one.
+    /// switches to it without creating a file on its own thread. Also does what
+    /// [`FlushHandle::prepare_journal`] does, so one maintenance call serves both. Returns
+    /// whether it created anything.
     pub fn prepare_next_segment(&self) -> Result<bool, StoreError> {
+        if self.inner.journal.prepare_generation()? {
+            return Ok(true);
+        }
         self.inner.journal.prepare_next()
+    }
+
+    /// Creates the current journal generation's files (directory, first segment, index) if they
+    /// do not exist yet: a new store, and a store after a reset, create them only when first
+    /// needed, so that opening a store (a new session's Logon) does not wait for them. Called
+    /// from a maintenance thread right after the store is opened, the writer's first
+    /// [`SessionStore::append_outbound`] finds them ready; if nobody calls it, that append
+    /// creates them itself. Returns whether it created them.
+    pub fn prepare_journal(&self) -> Result<bool, StoreError> {
+        self.inner.journal.prepare_generation()
     }
 }
 
@@ -232,20 +248,31 @@ impl MmapStore {
     ) -> Result<Self, StoreError> {
         options.validate()?;
         let dir = Self::dir_for(root, identity)?;
-        fs::create_dir_all(&dir).map_err(|e| StoreError::io("create_dir", &dir, e))?;
+        // Each metadata operation costs ~0.4 ms on some file systems (ext4 on a VM), and a logon
+        // storm of new sessions pays them per session: a new store makes only the ones it needs.
+        let made_dir = match fs::create_dir(&dir) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                fs::create_dir_all(&dir).map_err(|e| StoreError::io("create_dir", &dir, e))?;
+                true
+            }
+            Err(e) => return Err(StoreError::io("create_dir", &dir, e)),
+        };
         let lock_file = LockFile::acquire(&dir.join(LOCK_FILE))?;
 
+        // Checked under the lock even when the directory was just made: another process may
+        // have created, used and released the store between the mkdir and the lock.
         let existed = dir.join(STATE_FILE).exists();
-        if !existed {
-            // Leftovers of a creation that crashed before the state file was renamed into place.
-            let _ = fs::remove_file(dir.join("state.tmp"));
-            // fsyncs only protect the creation against a power cut, which `Durability::None`
-            // does not promise to survive; they cost ~0.4 ms per store (a logon storm of new
-            // sessions pays it per session).
+        let (mut state, srec) = if existed {
+            StateFile::open(&dir)?
+        } else {
+            // A `state.tmp` left by a creation that crashed before its rename is truncated by
+            // the creation. fsyncs only protect the creation against a power cut, which
+            // `Durability::None` does not promise to survive.
             let durable = options.durability != Durability::None;
-            StateFile::create(&dir, options.segment_size, now_nanos, durable)?;
-        }
-        let (mut state, srec) = StateFile::open(&dir)?;
+            StateFile::create(&dir, options.segment_size, now_nanos, durable)?
+        };
         if !(MIN_SEGMENT_SIZE..=MAX_SEGMENT_SIZE).contains(&state.segment_size)
             || !state.segment_size.is_multiple_of(4096)
         {
@@ -255,19 +282,33 @@ impl MmapStore {
             ));
         }
         let meta = state.meta();
-        let stale =
-            Self::remove_stale_generations(&dir, meta.generation, options.archive_on_reset)?;
-
         let sync_each = options.durability == Durability::EveryMessage;
         let shared = Arc::new(journal::Shared::new(options.populate));
-        let (journal, jrec) = Journal::open(
-            &dir,
-            meta.generation,
-            state.segment_size,
-            options.index_entries,
-            sync_each,
-            Arc::clone(&shared),
-        )?;
+        // A directory this call made holds nothing but what it just wrote, unless another
+        // process got in between (then the state existed); no scan can find anything there.
+        let (stale, journal, jrec) = if made_dir && !existed {
+            let j = Journal::empty(
+                &dir,
+                meta.generation,
+                state.segment_size,
+                options.index_entries,
+                sync_each,
+                Arc::clone(&shared),
+            );
+            (0, j, Default::default())
+        } else {
+            let stale =
+                Self::remove_stale_generations(&dir, meta.generation, options.archive_on_reset)?;
+            let (j, jrec) = Journal::open(
+                &dir,
+                meta.generation,
+                state.segment_size,
+                options.index_entries,
+                sync_each,
+                Arc::clone(&shared),
+            )?;
+            (stale, j, jrec)
+        };
 
         let mut raised = false;
         if journal.last_seq() >= state.out.get() {
@@ -487,17 +528,19 @@ impl SessionStore for MmapStore {
             return self.sync_state_if_every();
         }
         let old_dir = self.journal.dir().to_path_buf();
+        let old_on_disk = self.journal.is_materialized() || old_dir.exists();
         let new_gen = m.generation + 1;
-        // 1. An empty journal for the new generation. A crash now leaves it stale: removed at open.
-        let (journal, _) = Journal::open(
+        // 1. An empty journal for the new generation: nothing on disk until its first append
+        //    (or `FlushHandle::prepare_journal`). Files a crash leaves for it before step 2 are a
+        //    stale generation, removed at open.
+        self.journal = Journal::empty(
             &self.dir,
             new_gen,
             self.state.segment_size,
             self.options.index_entries,
             self.sync_each,
             Arc::clone(self.journal.shared()),
-        )?;
-        self.journal = journal;
+        );
         // 2. The switch is one checksummed metadata record. A crash after it but before step 3
         //    continues the old numbers with an empty journal: resends become gap fills, nothing
         //    goes backwards.
@@ -510,6 +553,9 @@ impl SessionStore for MmapStore {
         // A reset is rare; make it durable whatever the setting so that it is never half-seen.
         self.state.sync()?;
         // 4. The old generation is no longer referenced.
+        if !old_on_disk {
+            return Ok(());
+        }
         Self::retire(
             &self.dir,
             &old_dir,

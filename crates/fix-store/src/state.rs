@@ -178,13 +178,13 @@ pub(crate) struct StateFile {
 impl StateFile {
     /// Writes a fresh state file atomically (temp file, fsync, rename, fsync directory; the
     /// fsyncs only when `durable`: without them a power cut may lose the file, never a process
-    /// crash).
+    /// crash) and opens it (through the descriptor it wrote with: no second lookup).
     pub(crate) fn create(
         dir: &Path,
         segment_size: u64,
         now: u64,
         durable: bool,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(Self, StateRecovery), StoreError> {
         let mut page = vec![0u8; STATE_LEN];
         page[0..8].copy_from_slice(&STATE_MAGIC.to_le_bytes());
         let ver = u64::from(FORMAT_VERSION) | ((STATE_LEN as u64) << 32);
@@ -216,19 +216,23 @@ impl StateFile {
         if durable {
             fsutil::sync_dir(dir)?;
         }
-        Ok(())
+        Self::from_file(&f, path)
     }
 
     pub(crate) fn open(dir: &Path) -> Result<(Self, StateRecovery), StoreError> {
         let path = dir.join(STATE_FILE);
         let file = fsutil::open_rw(&path)?;
-        if fsutil::file_len(&file, &path)? != STATE_LEN as u64 {
+        Self::from_file(&file, path)
+    }
+
+    fn from_file(file: &fs::File, path: PathBuf) -> Result<(Self, StateRecovery), StoreError> {
+        if fsutil::file_len(file, &path)? != STATE_LEN as u64 {
             return Err(StoreError::corrupt(
                 &path,
                 "state file has the wrong length",
             ));
         }
-        let map = fsutil::map(&file, &path, STATE_LEN as u64, false)?;
+        let map = fsutil::map(file, &path, STATE_LEN as u64, false)?;
         if load(&map, 0) != STATE_MAGIC {
             return Err(StoreError::corrupt(&path, "bad magic"));
         }

@@ -390,6 +390,11 @@ fn flush_handle_flushes_and_prepares_segments_off_thread() {
     let h = s.flush_handle().unwrap();
     assert_eq!(h.interval(), Some(Duration::from_millis(5)));
     assert!(
+        h.prepare_next_segment().unwrap(),
+        "a new store's journal is created by the first maintenance call"
+    );
+    assert!(gen_dir(&s).join("00000000.seg").exists());
+    assert!(
         !h.prepare_next_segment().unwrap(),
         "segment 0 is not half full yet"
     );
@@ -538,7 +543,10 @@ fn resetting_a_fresh_store_creates_no_generation() {
         "nothing to reset: same generation"
     );
     assert_eq!(s.metadata().last_reset_time, NOW + 5);
-    assert!(gen_dir(&s).exists());
+    assert!(
+        !gen_dir(&s).exists(),
+        "the journal is created at first need"
+    );
     // Once something was sent, a reset starts a new generation as before.
     s.append_outbound(1, &msg(1)).unwrap();
     s.reset(NOW + 6).unwrap();
@@ -548,4 +556,143 @@ fn resetting_a_fresh_store_creates_no_generation() {
     let s = open(root.path());
     assert_eq!(s.metadata().generation, g + 1);
     assert_eq!(s.metadata().last_reset_time, NOW + 6);
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_new_store_creates_its_journal_only_when_needed() {
+    let root = tempfile::tempdir().unwrap();
+    let mut s = open(root.path());
+    assert!(!s.existed_before());
+    assert_eq!(names(s.dir()), ["lock", "state"]);
+    // Reads and resends of the journal that does not exist yet find nothing.
+    assert_eq!(read_seqs(&s), Vec::<u64>::new());
+    assert_eq!(s.last_outbound_seq(), None);
+    s.set_next_outgoing(3).unwrap();
+    s.set_next_incoming(4).unwrap();
+    s.sync().unwrap();
+    s.flush_handle().unwrap().flush().unwrap();
+    // A reopen treats the missing generation as an empty journal.
+    let mut s = open_after(s, root.path());
+    assert!(s.existed_before());
+    assert!(s.recovery().is_clean(), "{:?}", s.recovery());
+    assert_eq!((s.next_outgoing(), s.next_incoming()), (3, 4));
+    assert_eq!(names(s.dir()), ["lock", "state"]);
+    // The writer creates it at the first append when nobody prepared it.
+    s.append_outbound(3, &msg(3)).unwrap();
+    assert!(gen_dir(&s).join("00000000.seg").exists());
+    assert!(gen_dir(&s).join("index").exists());
+    assert_eq!(read_seqs(&s), [3]);
+    let s = open_after(s, root.path());
+    assert!(s.recovery().is_clean(), "{:?}", s.recovery());
+    assert_eq!(read_seqs(&s), [3]);
+    assert_eq!(s.next_outgoing(), 4);
+}
+
+#[test]
+fn a_prepared_journal_is_taken_by_the_first_append() {
+    let root = tempfile::tempdir().unwrap();
+    let mut s = open(root.path());
+    let h = s.flush_handle().unwrap();
+    assert!(h.prepare_journal().unwrap());
+    assert!(!h.prepare_journal().unwrap(), "prepared once");
+    // A mark in the prepared segment's last byte: a writer that created the file again would
+    // have truncated it away.
+    let seg = gen_dir(&s).join("00000000.seg");
+    let last = fs::metadata(&seg).unwrap().len() - 1;
+    patch(&seg, last, &[0xAB]);
+    for seq in 1..=5 {
+        s.append_outbound(seq, &msg(seq)).unwrap();
+    }
+    assert_eq!(
+        peek(&seg, last, 1),
+        [0xAB],
+        "the writer took the prepared file"
+    );
+    patch(&seg, last, &[0]);
+    assert!(!h.prepare_journal().unwrap(), "the generation exists");
+    assert_eq!(read_seqs(&s), [1, 2, 3, 4, 5]);
+    let s = open_after(s, root.path());
+    assert!(s.recovery().is_clean(), "{:?}", s.recovery());
+    assert_eq!(read_seqs(&s), [1, 2, 3, 4, 5]);
+}
+
+#[test]
+fn preparing_the_journal_races_the_first_append_safely() {
+    let root = tempfile::tempdir().unwrap();
+    for i in 0..40u64 {
+        let id = format!("FIX.4.4-S{i}-T");
+        let mut s = MmapStore::open(root.path(), &id, opts(), NOW).unwrap();
+        let h = s.flush_handle().unwrap();
+        let t = std::thread::spawn(move || h.prepare_next_segment().unwrap());
+        for seq in 1..=3 {
+            s.append_outbound(seq, &msg(seq)).unwrap();
+        }
+        t.join().unwrap();
+        for seq in 4..=6 {
+            s.append_outbound(seq, &msg(seq)).unwrap();
+        }
+        assert_eq!(read_seqs(&s), [1, 2, 3, 4, 5, 6], "store {i}");
+        drop(s);
+        let s = MmapStore::open(root.path(), &id, opts(), NOW).unwrap();
+        assert!(s.recovery().is_clean(), "store {i}: {:?}", s.recovery());
+        assert_eq!(read_seqs(&s), [1, 2, 3, 4, 5, 6], "store {i}");
+    }
+}
+
+#[test]
+fn an_interrupted_journal_creation_is_an_empty_journal() {
+    let root = tempfile::tempdir().unwrap();
+    let s = open(root.path());
+    let dir = gen_dir(&s);
+    drop(s);
+    // A crash while the generation was being created: directory, half a segment, an index.
+    fs::create_dir(&dir).unwrap();
+    fs::write(dir.join("00000000.seg"), b"half made").unwrap();
+    fs::write(dir.join("index"), b"junk").unwrap();
+    fs::write(dir.join("next.seg.tmp"), b"junk").unwrap();
+    let mut s = open(root.path());
+    assert_eq!(s.recovery().segments_discarded, 1);
+    assert_eq!(read_seqs(&s), Vec::<u64>::new());
+    assert!(!dir.join("next.seg.tmp").exists());
+    s.append_outbound(1, &msg(1)).unwrap();
+    let s = open_after(s, root.path());
+    assert!(s.recovery().is_clean(), "{:?}", s.recovery());
+    assert_eq!(read_seqs(&s), [1]);
+}
+
+#[test]
+fn reset_without_journal_files_creates_and_removes_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let mut s = open(root.path());
+    let h = s.flush_handle().unwrap();
+    // Admin traffic only: numbers moved, nothing journaled.
+    s.set_next_outgoing(3).unwrap();
+    s.set_next_incoming(3).unwrap();
+    s.reset(NOW + 1).unwrap();
+    assert_eq!(s.metadata().generation, 2);
+    assert_eq!((s.next_outgoing(), s.next_incoming()), (1, 1));
+    assert_eq!(names(s.dir()), ["lock", "state"]);
+    // Prepared for generation 2, then a reset to 3 before any append: the prepared files go
+    // with their generation.
+    assert!(h.prepare_journal().unwrap());
+    let g2 = gen_dir(&s);
+    assert!(g2.exists());
+    s.set_next_outgoing(2).unwrap();
+    s.reset(NOW + 2).unwrap();
+    assert!(!g2.exists());
+    s.append_outbound(1, &msg(1)).unwrap();
+    assert_eq!(names(s.dir()), ["journal.0000000003", "lock", "state"]);
+    let s = open_after(s, root.path());
+    assert!(s.recovery().is_clean(), "{:?}", s.recovery());
+    assert_eq!(s.metadata().generation, 3);
+    assert_eq!(read_seqs(&s), [1]);
 }
