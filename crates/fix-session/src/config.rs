@@ -113,8 +113,9 @@ pub struct SessionConfig {
     /// Bound on the bytes of out-of-order messages kept while a gap is being filled. Beyond it
     /// messages are dropped: the outstanding ResendRequest runs to infinity, so they come again.
     pub max_queued_bytes: usize,
-    /// Answer a ResendRequest at most this many messages at a time (`None`: the whole range).
-    /// Chunking is done by asking the store for at most this many numbers per read.
+    /// Most numbers asked from the store in one [`crate::SessionIo::read_outbound`] while
+    /// answering a ResendRequest (`None`: up to [`SessionConfig::resend_batch`], the whole batch
+    /// in one read). Only changes how the store is read, never what is sent.
     pub resend_chunk_size: Option<u64>,
     /// Most sequence numbers one call replays when answering a ResendRequest (the call that
     /// processes the request, then each [`crate::Session::resume_output`]); `0`: the whole range
