@@ -228,3 +228,59 @@ fn a_slow_reader_gets_a_large_resend_in_order_and_other_sessions_stay_responsive
     );
     assert_eq!(a.dropped_sends(), 0);
 }
+
+#[test]
+fn application_sends_to_a_reader_that_stalls_are_refused_at_the_watermark_not_disconnected() {
+    let (app, rx) = Recorder::new();
+    let hub = acceptor_engine(app, vec![acceptor("A", "HUB", "TW", transient())]);
+    let port = hub.listen_addr().unwrap().port();
+    let a = hub.session("A").unwrap();
+    let mut pa = Peer::logon(port, "TW");
+    a.wait_for_state(SessionState::Established, WAIT).unwrap();
+    // 60,000 messages of about 330 bytes (20 MB) to a counterparty that reads nothing: the
+    // socket takes a few MB, the outbound buffer stops at the watermark (4 MiB), the rest is
+    // refused without consuming numbers; the 8 MiB slow-consumer limit is never reached.
+    let pad = "x".repeat(PAD);
+    let total = 60_000u64;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for i in 0..total {
+        loop {
+            match a.send(b"B", |e| {
+                e.field_u64(148, i).field(58, pad.as_bytes());
+            }) {
+                Ok(()) => break,
+                Err(EngineError::Backpressure) if Instant::now() < deadline => {
+                    std::thread::yield_now()
+                }
+                Err(e) => panic!("send {i}: {e}"),
+            }
+        }
+    }
+    // Every send has been handled once the numbers stop moving and the counts add up.
+    let handled = |a: &fix_engine::SessionHandle| a.next_sender_seq() - 2 + a.dropped_sends();
+    while handled(&a) < total {
+        assert!(Instant::now() < deadline, "sends not handled");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let dropped = a.dropped_sends();
+    assert!(
+        dropped > 0,
+        "nothing refused: the reader never stalled the socket"
+    );
+    let accepted = a.next_sender_seq() - 2;
+    assert_eq!(a.state(), SessionState::Established);
+    // Everything accepted arrives, numbers contiguous (a refused send consumed none).
+    let mut next = 2u64;
+    while next < 2 + accepted {
+        let m = pa.next(WAIT).expect("accepted message did not arrive");
+        assert_eq!(field(&m, 34), Some(next.to_string()));
+        next += 1;
+    }
+    assert!(
+        !drain_for(&rx, Duration::ZERO)
+            .iter()
+            .any(|e| matches!(e, Seen::Lost(n) if n == "A")),
+        "session A was dropped as a slow consumer"
+    );
+    eprintln!("{accepted} accepted, {dropped} refused at the watermark");
+}
