@@ -289,10 +289,12 @@ impl Session {
 
     /// Whether the session holds output back until the transport can take it: an answer to a
     /// ResendRequest is being replayed in batches ([`SessionConfig::resend_batch`], and only
-    /// while [`SessionIo::can_send`]). Call [`Session::resume_output`] when the transport has
-    /// room; until it returns false, application sends get [`SendError::BackPressure`].
+    /// while [`SessionIo::can_send`]), or messages numbered during the replay are not all sent
+    /// yet. Call [`Session::resume_output`] when the transport has room. Until it returns false,
+    /// new messages are held behind the replay (application ones within
+    /// [`SessionConfig::max_held_bytes`], then [`SendError::BackPressure`]).
     pub fn wants_output(&self) -> bool {
-        self.conn.replay.is_some() || self.is_holding()
+        self.is_holding()
     }
 
     /// Whether newly numbered messages wait behind a replay (in progress, or ended with held
@@ -1569,14 +1571,15 @@ impl Session {
     /// range (to infinity, or up to what the peer still misses) replays or gap-fills them; sending
     /// them afterwards as well would repeat numbers without PossDup.
     fn resend(&mut self, begin: u64, end: u64, now: Now, io: &mut impl SessionIo) {
-        self.cancel_replay();
         let last = self.next_sender.saturating_sub(1);
         let infinite = end == 0 || (self.version <= FixVersion::Fix42 && end == 999_999);
         let end = if infinite || end > last { last } else { end };
         if begin == 0 || begin > end {
+            // Asks for nothing: a replay in progress goes on.
             io.event(Event::Warning("ResendRequest for nothing we sent"));
             return;
         }
+        self.cancel_replay();
         io.event(Event::ResendRequested { begin, end });
         self.conn.replay = Some(Replay {
             next: begin,

@@ -446,3 +446,26 @@ fn a_full_transport_holds_the_replay_back_until_resumed() {
         .unwrap();
     assert_eq!(MessageRef::new(&first).get(11), Some(&b"ORD0"[..]));
 }
+
+#[test]
+fn a_resend_request_for_nothing_we_sent_leaves_the_replay_alone() {
+    let mut paced = with_history(100, 1_000);
+    let mut out = request(&mut paced, 2, 1, 0);
+    let held = paced
+        .ep
+        .session
+        .send_app(b"D", paced.clock.now(), &mut paced.ep.io, |e| {
+            e.field(11, b"HELD");
+        })
+        .unwrap();
+    out.extend_from_slice(&request(&mut paced, 3, held + 10, 0));
+    assert!(paced.ep.session.wants_output());
+    paced.ep.flush_output(paced.clock.now());
+    out.extend_from_slice(&paced.ep.io.take_sent());
+    let msgs = split_frames(&out);
+    let last = msgs.last().unwrap();
+    assert_eq!(get(last, 11).as_deref(), Some("HELD"));
+    assert_eq!(get(last, 43), None);
+    let len = out.len() - last.len();
+    assert_eq!(covered(&out[..len]), (1..held).collect::<Vec<_>>());
+}
