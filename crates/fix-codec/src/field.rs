@@ -145,6 +145,10 @@ impl<'a> FieldIter<'a> {
     fn next_careful(&mut self) -> Option<Result<Field<'a>, FieldError>> {
         let start = self.pos;
         let buf = self.buf;
+        // The first SOH from the field's start, looked up before the tag is read so that the two
+        // overlap: it ends the value unless the value is a data field read by length (a valid
+        // tag and '=' hold no SOH, so it is the first SOH after '=' as well).
+        let soh = self.sohs.find(buf, start);
         let mut i = start;
         // A u64 accumulator cannot overflow while the tag stays <= MAX_TAG (< 10^9), so one
         // compare per digit replaces checked multiply and add.
@@ -176,7 +180,7 @@ impl<'a> FieldIter<'a> {
                 }
                 end
             }
-            _ => match self.sohs.find(buf, value_start) {
+            _ => match soh {
                 Some(end) => end,
                 None => return self.fail(FieldError::Unterminated { offset: start }),
             },
