@@ -10,7 +10,7 @@
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use memmap2::MmapRaw;
@@ -239,6 +239,10 @@ pub(crate) struct Shared {
     /// so the writer and a maintenance call never both create (and truncate) the same files.
     /// Lock order: `first` before `view`.
     pub(crate) first: Mutex<Option<PreparedGeneration>>,
+    /// The store was dropped and its lock released: a maintenance call must create nothing
+    /// more (another process may own the directory now). Set while holding `first`, which every
+    /// maintenance call holds while it creates files.
+    pub(crate) closed: AtomicBool,
     pub(crate) populate: bool,
 }
 
@@ -260,6 +264,7 @@ impl Shared {
             write_pos: AtomicU64::new(0),
             prepared: Mutex::new(None),
             first: Mutex::new(None),
+            closed: AtomicBool::new(false),
             populate,
         }
     }
@@ -269,6 +274,9 @@ impl Shared {
     /// whether it created them. Called from a maintenance thread, never the writer.
     pub(crate) fn prepare_generation(&self) -> Result<bool, StoreError> {
         let mut first = lock(&self.first);
+        if self.closed.load(Ordering::Acquire) {
+            return Ok(false);
+        }
         let (generation, dir, size, entries) = {
             let v = lock(&self.view);
             if !v.segments.is_empty() || v.dir.as_os_str().is_empty() {
@@ -300,6 +308,11 @@ impl Shared {
     /// Creates the next segment ahead of need if the active one is past half full.
     /// Returns whether it created one. Called from a maintenance thread, never the writer.
     pub(crate) fn prepare_next(&self) -> Result<bool, StoreError> {
+        // Held while creating: the store's drop waits for it, and nothing is created after.
+        let _first = lock(&self.first);
+        if self.closed.load(Ordering::Acquire) {
+            return Ok(false);
+        }
         let (generation, dir, size, next_no) = {
             let v = lock(&self.view);
             let (no, off) = pos_parts(self.write_pos.load(Ordering::Acquire));
@@ -699,6 +712,14 @@ impl Journal {
         self.publish_pos();
         drop(first);
         Ok(())
+    }
+
+    /// Marks the store closed for maintenance calls, waiting for one in progress; called while
+    /// the store still holds its lock.
+    pub(crate) fn close(&self) {
+        let mut first = lock(&self.shared.first);
+        self.shared.closed.store(true, Ordering::Release);
+        *first = None;
     }
 
     /// Whether the generation's files exist.

@@ -227,8 +227,16 @@ pub struct MmapStore {
     existed: bool,
     recovery: Recovery,
     sync_each: bool,
-    // Dropped last: the lock outlives every mapping.
-    _lock: LockFile,
+    // Dropped last: the lock outlives every mapping. `None` only inside `destroy`.
+    lock: Option<LockFile>,
+}
+
+impl Drop for MmapStore {
+    fn drop(&mut self) {
+        // Before the lock goes: a flush handle may outlive the store, and once another process
+        // can own the directory, it must not create files there.
+        self.journal.close();
+    }
 }
 
 impl MmapStore {
@@ -348,7 +356,7 @@ impl MmapStore {
             existed,
             recovery,
             sync_each,
-            _lock: lock_file,
+            lock: Some(lock_file),
         };
         if sync_each && (raised || !existed) {
             store.state.sync()?;
@@ -419,11 +427,13 @@ impl MmapStore {
 
     /// Closes the store and deletes all its files.
     pub fn destroy(self) -> Result<(), StoreError> {
-        let dir = self.dir.clone();
-        let MmapStore { _lock, .. } = self;
+        let mut this = self;
+        let dir = this.dir.clone();
+        let lock = this.lock.take();
+        drop(this);
         // Mappings are gone (dropped above); the lock is still held while deleting.
         let r = fs::remove_dir_all(&dir).map_err(|e| StoreError::io("remove", &dir, e));
-        drop(_lock);
+        drop(lock);
         r
     }
 

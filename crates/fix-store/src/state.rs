@@ -205,7 +205,15 @@ impl StateFile {
         page[base + 56..base + 64].copy_from_slice(&c.to_le_bytes());
 
         let tmp = dir.join("state.tmp");
-        let mut f = fsutil::create_allocated(&tmp, 0)?;
+        // A leftover of a creation that crashed before its rename is truncated. No
+        // `posix_fallocate`: the write below allocates the page (or fails with ENOSPC).
+        let mut f = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(|e| StoreError::io("create", &tmp, e))?;
         f.write_all(&page)
             .map_err(|e| StoreError::io("write", &tmp, e))?;
         if durable {

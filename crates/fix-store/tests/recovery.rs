@@ -696,3 +696,20 @@ fn reset_without_journal_files_creates_and_removes_nothing() {
     assert_eq!(s.metadata().generation, 3);
     assert_eq!(read_seqs(&s), [1]);
 }
+
+#[test]
+fn a_handle_creates_nothing_once_its_store_is_closed() {
+    let root = tempfile::tempdir().unwrap();
+    let s = open(root.path());
+    let h = s.flush_handle().unwrap();
+    let dir = gen_dir(&s);
+    drop(s);
+    // The lock is released: another owner may have the directory now.
+    assert!(!h.prepare_journal().unwrap());
+    assert!(!h.prepare_next_segment().unwrap());
+    assert!(!dir.exists());
+    h.flush().unwrap();
+    let mut s = open(root.path());
+    s.append_outbound(1, &msg(1)).unwrap();
+    assert_eq!(read_seqs(&s), [1]);
+}
