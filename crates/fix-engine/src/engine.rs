@@ -625,6 +625,14 @@ fn register_session(
         reg.unregistered += 1;
     }
     drop(reg);
+    // A new store creates its journal files only when first needed, so its Logon does not wait
+    // for them: the maintenance thread creates them once session creation pauses, ahead of the
+    // first journaled message (a no-op for a store whose journal exists).
+    if let Some(f) = &flush
+        && let Some(w) = engine.workers.read().as_ref()
+    {
+        w.prepare_journal(f.clone());
+    }
     if let Some(f) = flush
         && let Some(interval) = f.interval()
         && let Some(w) = engine.workers.read().as_ref()

@@ -2,6 +2,7 @@
 //! sessions for unregistered acceptors, opening stores, background `msync`, creating journal
 //! segments ahead of need).
 
+use std::collections::VecDeque;
 use std::sync::Weak;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -23,6 +24,7 @@ pub(crate) struct WorkerPool {
     tx: Option<Sender<Job>>,
     flush_tx: Option<Sender<FlushTask>>,
     prepare_tx: Option<Sender<FlushHandle>>,
+    journal_tx: Option<Sender<FlushHandle>>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -71,15 +73,18 @@ impl WorkerPool {
         let (flush_tx, flush_rx) = crossbeam_channel::bounded::<FlushTask>(WORKER_QUEUE_CAPACITY);
         let (prepare_tx, prepare_rx) =
             crossbeam_channel::bounded::<FlushHandle>(WORKER_QUEUE_CAPACITY);
+        let (journal_tx, journal_rx) =
+            crossbeam_channel::bounded::<FlushHandle>(WORKER_QUEUE_CAPACITY);
         let t = std::thread::Builder::new()
             .name("fix-worker-flush".into())
-            .spawn(move || flush_loop(flush_rx, prepare_rx))
+            .spawn(move || flush_loop(flush_rx, prepare_rx, journal_rx))
             .map_err(|e| EngineError::io("spawn flush thread", e))?;
         threads.push(t);
         Ok(Self {
             tx: Some(tx),
             flush_tx: Some(flush_tx),
             prepare_tx: Some(prepare_tx),
+            journal_tx: Some(journal_tx),
             threads,
         })
     }
@@ -110,11 +115,22 @@ impl WorkerPool {
         })
     }
 
+    /// Has the maintenance thread create a new store's journal files (which the store creates
+    /// only when first needed), once session creation pauses: during a logon storm that file
+    /// work would compete with the store opens the Logons wait for. Never blocks; when the queue
+    /// is full the store's first journaled message creates them instead.
+    pub(crate) fn prepare_journal(&self, handle: FlushHandle) {
+        if let Some(tx) = &self.journal_tx {
+            let _ = tx.try_send(handle);
+        }
+    }
+
     /// Stops taking jobs, lets queued ones finish, and joins the threads.
     pub(crate) fn shutdown(&mut self) {
         self.tx = None;
         self.flush_tx = None;
         self.prepare_tx = None;
+        self.journal_tx = None;
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
@@ -133,32 +149,82 @@ const MAX_FLUSH_TASKS: usize = 65_536;
 /// Longest the maintenance thread sleeps without a flush due (it wakes earlier for requests).
 const IDLE_WAKE: Duration = Duration::from_secs(3600);
 
-fn flush_loop(rx: Receiver<FlushTask>, prepare_rx: Receiver<FlushHandle>) {
+/// Quiet time in session creation after which deferred journal creations run.
+const JOURNAL_QUIET: Duration = Duration::from_millis(20);
+/// Longest a journal creation waits for that quiet.
+const JOURNAL_MAX_DEFER: Duration = Duration::from_secs(2);
+/// Journal creations per round; flushes and segment requests are served between rounds.
+const JOURNAL_BATCH: usize = 8;
+/// Most deferred journal creations held; beyond it the first journaled message creates them.
+const MAX_DEFERRED_JOURNALS: usize = 65_536;
+
+/// When the deferred journal creations run: after the quiet period, or when the oldest waited
+/// too long.
+fn journal_due_at(
+    journals: &VecDeque<(FlushHandle, Instant)>,
+    last_request: Instant,
+) -> Option<Instant> {
+    journals
+        .front()
+        .map(|(_, at)| (last_request + JOURNAL_QUIET).min(*at + JOURNAL_MAX_DEFER))
+}
+
+fn flush_loop(
+    rx: Receiver<FlushTask>,
+    prepare_rx: Receiver<FlushHandle>,
+    journal_rx: Receiver<FlushHandle>,
+) {
     let mut tasks: Vec<(FlushTask, Instant)> = Vec::new();
+    let closed = crossbeam_channel::never::<FlushHandle>();
     let mut prepare_open = true;
+    let mut journal_open = true;
+    // (handle, requested at), oldest first.
+    let mut journals: VecDeque<(FlushHandle, Instant)> = VecDeque::new();
+    let mut last_journal_request = Instant::now();
     loop {
-        let next = tasks.iter().map(|(_, due)| *due).min();
+        let journal_due = journal_due_at(&journals, last_journal_request);
+        if journal_due.is_some_and(|due| due <= Instant::now()) {
+            for (h, _) in journals.drain(..JOURNAL_BATCH.min(journals.len())) {
+                if let Err(e) = h.prepare_journal() {
+                    tracing::warn!(error = %e, "creating a journal generation failed");
+                }
+            }
+        }
+        // With creations still due the wait below is zero: queued requests and due flushes are
+        // served between batches.
+        let journal_due = journal_due_at(&journals, last_journal_request);
+        let next = tasks.iter().map(|(_, due)| *due).chain(journal_due).min();
         let wait = next.map_or(IDLE_WAKE, |due| {
             due.saturating_duration_since(Instant::now())
         });
-        let msg = if prepare_open {
-            select! {
-                recv(rx) -> m => m.map_err(|_| RecvTimeoutError::Disconnected),
-                recv(prepare_rx) -> h => {
-                    match h {
-                        Ok(h) => {
-                            if let Err(e) = h.prepare_next_segment() {
-                                tracing::warn!(error = %e, "creating the next journal segment failed");
-                            }
+        let prep = if prepare_open { &prepare_rx } else { &closed };
+        let jrx = if journal_open { &journal_rx } else { &closed };
+        let msg = select! {
+            recv(rx) -> m => m.map_err(|_| RecvTimeoutError::Disconnected),
+            recv(prep) -> h => {
+                match h {
+                    Ok(h) => {
+                        if let Err(e) = h.prepare_next_segment() {
+                            tracing::warn!(error = %e, "creating the next journal segment failed");
                         }
-                        Err(_) => prepare_open = false,
                     }
-                    continue;
+                    Err(_) => prepare_open = false,
                 }
-                default(wait) => Err(RecvTimeoutError::Timeout),
+                continue;
             }
-        } else {
-            rx.recv_timeout(wait)
+            recv(jrx) -> h => {
+                match h {
+                    Ok(h) => {
+                        last_journal_request = Instant::now();
+                        if journals.len() < MAX_DEFERRED_JOURNALS {
+                            journals.push_back((h, last_journal_request));
+                        }
+                    }
+                    Err(_) => journal_open = false,
+                }
+                continue;
+            }
+            default(wait) => Err(RecvTimeoutError::Timeout),
         };
         match msg {
             Ok(task) => {
@@ -209,5 +275,42 @@ mod tests {
         assert!(name.starts_with("fix-worker-"), "{name}");
         pool.shutdown();
         assert!(matches!(pool.submit(|| {}), Err(EngineError::Stopped)));
+    }
+
+    #[test]
+    fn new_journals_are_created_once_session_creation_pauses() {
+        use fix_store::{MmapStore, SessionStore, StoreOptions};
+        let root = tempfile::tempdir().unwrap();
+        let mut pool = WorkerPool::new(1).unwrap();
+        let mut stores = Vec::new();
+        for i in 0..3 {
+            let s = MmapStore::open(
+                root.path(),
+                &format!("FIX.4.4-S{i}-T"),
+                StoreOptions::default(),
+                1,
+            )
+            .unwrap();
+            pool.prepare_journal(s.flush_handle().unwrap());
+            stores.push(s);
+        }
+        let journal = |s: &MmapStore| s.dir().join("journal.0000000001").join("00000000.seg");
+        let t0 = Instant::now();
+        while !stores.iter().all(|s| journal(s).exists()) {
+            assert!(
+                t0.elapsed() < JOURNAL_MAX_DEFER + Duration::from_secs(5),
+                "journals not created"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // Not before the quiet period after the last request.
+        assert!(t0.elapsed() + Duration::from_millis(1) >= JOURNAL_QUIET);
+        for (i, s) in stores.iter_mut().enumerate() {
+            s.append_outbound(1, b"8=FIX.4.4\x0135=D\x01").unwrap();
+            let mut n = 0;
+            s.read_outbound(1, 1, &mut |_, _| n += 1).unwrap();
+            assert_eq!(n, 1, "store {i}");
+        }
+        pool.shutdown();
     }
 }
