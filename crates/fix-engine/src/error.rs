@@ -32,9 +32,13 @@ pub enum EngineError {
     /// The operation is not possible in the session's current state.
     #[error("not possible in state {0}")]
     WrongState(SessionState),
-    /// The owning I/O thread's command queue or the session's send buffers are exhausted: retry
-    /// later. Never a block.
-    #[error("back-pressure: the I/O thread's queue is full")]
+    /// The owning I/O thread's command queue or the session's send buffers are exhausted, or
+    /// the connection is congested (its outbound buffer is past the send watermark because the
+    /// counterparty reads slower than we send, or a resend is being replayed): retry later.
+    /// Never a block.
+    #[error(
+        "back-pressure: the session cannot take more messages now (queue full or connection congested)"
+    )]
     Backpressure,
     /// A message body does not fit a send buffer.
     #[error("message body of {len} bytes exceeds the limit of {max}")]

@@ -39,6 +39,10 @@ pub(crate) struct SessionShared {
     pub next_target: AtomicU64,
     pub released: AtomicBool,
     pub dropped_sends: AtomicU64,
+    /// Set by the I/O thread while the connection's outbound buffer is past
+    /// `store_io::SEND_WATERMARK` or a paced resend is in progress: `send` refuses with
+    /// `Backpressure` instead of accepting a message the session would have to refuse.
+    pub congested: AtomicBool,
     /// Created for an unregistered counterparty (counts against `UnregisteredAcceptor.MaxSessions`).
     pub unregistered: bool,
     /// Name of the thread that created the session and opened its store.
@@ -93,6 +97,7 @@ impl SessionShared {
             next_target: AtomicU64::new(next_target),
             released: AtomicBool::new(false),
             dropped_sends: AtomicU64::new(0),
+            congested: AtomicBool::new(false),
             unregistered: false,
             created_on: std::thread::current().name().unwrap_or("").to_owned(),
             hold_terminal: AtomicBool::new(false),
@@ -314,6 +319,9 @@ impl SessionHandle {
         let state = self.state();
         if state != SessionState::Established {
             return Err(EngineError::NotLoggedOn(state));
+        }
+        if self.shared.congested.load(Ordering::Acquire) {
+            return Err(EngineError::Backpressure);
         }
         check_msg_type(msg_type)?;
         check_header_fields(header)?;

@@ -23,7 +23,7 @@ use crate::error::EngineError;
 use crate::handle::SessionHandle;
 use crate::idle::{Idle, Wait};
 use crate::stats::{SessionStats, StatsSnapshot};
-use crate::store_io::{IoCtx, OUTBOUND_WATERMARK, Outbound, Outcome};
+use crate::store_io::{IoCtx, OUTBOUND_WATERMARK, Outbound, Outcome, SEND_WATERMARK};
 
 /// Capacity of each I/O thread's command queue.
 pub const COMMAND_QUEUE_CAPACITY: usize = 65_536;
@@ -233,6 +233,8 @@ struct Slot {
     replies: ReplyQueue,
     /// Listed in `IoThread::replaying`.
     replaying: bool,
+    /// Last value published to `SessionShared::congested`.
+    congested: bool,
     armed: Option<MonoTime>,
     stats: SessionStats,
     endpoints: Vec<SocketAddr>,
@@ -508,6 +510,7 @@ impl IoThread {
             conn: None,
             replies: ReplyQueue::default(),
             replaying: false,
+            congested: false,
             armed: None,
             stats: SessionStats::new(),
             endpoints: ns.endpoints,
@@ -719,8 +722,32 @@ impl IoThread {
             slot.replaying = true;
             self.replaying.push((s, slot.id));
         }
+        self.publish_congestion(s);
         self.arm(s);
         self.loop_after_call(s, &outcome);
+    }
+
+    /// Tells `SessionHandle::send` whether to refuse with `Backpressure`: while the connection
+    /// holds [`SEND_WATERMARK`] bytes or more, or a paced resend is in progress. An accepted
+    /// send can then still be refused by the session only if more than the watermark's headroom
+    /// was already in flight (counted in `dropped_sends`). The shared flag is written only when
+    /// it changes, so the sending thread's cache line is not touched per message.
+    fn publish_congestion(&mut self, s: usize) {
+        let Some(slot) = self.slots.get_mut(s).and_then(Option::as_mut) else {
+            return;
+        };
+        let pending = slot
+            .conn
+            .and_then(|t| self.conns.get(t).and_then(Option::as_ref))
+            .map_or(0, |c| c.out.pending());
+        let congested = pending >= SEND_WATERMARK || slot.session.wants_output();
+        if congested != slot.congested {
+            slot.congested = congested;
+            slot.handle
+                .shared
+                .congested
+                .store(congested, Ordering::Release);
+        }
     }
 
     /// Whether the outbound buffer of slot `s` has room for more of a paced resend.
@@ -810,6 +837,7 @@ impl IoThread {
                     interest(true),
                 );
             }
+            self.publish_congestion(slot);
         }
     }
 
@@ -1219,6 +1247,8 @@ impl IoThread {
                     // rather than wait for the end of the loop iteration.
                     let now = self.now();
                     self.call(slot, |sess, io| sess.resume_output(now, io));
+                } else {
+                    self.publish_congestion(slot);
                 }
             }
             ConnKind::Closing { shut } => {

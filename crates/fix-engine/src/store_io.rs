@@ -22,6 +22,10 @@ pub const MAX_OUTBOUND_BUFFER: usize = 8 << 20;
 /// (`SessionIo::can_send` is false: `SendError::BackPressure`) and a paced resend waits: half the
 /// slow-consumer limit, so admin messages and the held output of a replay still fit below it.
 pub const OUTBOUND_WATERMARK: usize = MAX_OUTBOUND_BUFFER / 2;
+/// Pending outbound bytes from which `SessionHandle::send` refuses with `Backpressure`: half of
+/// [`OUTBOUND_WATERMARK`], leaving room for sends already accepted and on their way to the I/O
+/// thread (at most `MAX_SEND_BUFFERS` of them).
+pub const SEND_WATERMARK: usize = OUTBOUND_WATERMARK / 2;
 /// Pending bytes at which a connection's outbound buffer is written without waiting for the end
 /// of the I/O thread's loop iteration.
 pub const WRITE_BATCH: usize = 64 << 10;
