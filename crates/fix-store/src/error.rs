@@ -18,10 +18,11 @@ pub enum StoreError {
         #[source]
         source: io::Error,
     },
-    /// Another process (or another handle in this process) holds the store's lock file.
+    /// Another process (or another handle in this process) holds the store's lock.
     #[error("store is in use: lock {} is held by another owner", path.display())]
     Locked {
-        /// The lock file.
+        /// What is locked: the store's directory, or the `lock` file in it of a store made by
+        /// an earlier version.
         path: PathBuf,
     },
     /// A file exists but is not a store file of a format this version understands, or its

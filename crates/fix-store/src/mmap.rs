@@ -15,7 +15,6 @@ use crate::{
     check_seq, encode_identity,
 };
 
-const LOCK_FILE: &str = "lock";
 const ARCHIVE_DIR: &str = "archive";
 
 /// How to open a [`MmapStore`].
@@ -267,7 +266,7 @@ impl MmapStore {
             }
             Err(e) => return Err(StoreError::io("create_dir", &dir, e)),
         };
-        let lock_file = LockFile::acquire(&dir.join(LOCK_FILE))?;
+        let lock_file = LockFile::acquire(&dir)?;
 
         // Checked under the lock even when the directory was just made: another process may
         // have created, used and released the store between the mkdir and the lock.

@@ -109,7 +109,7 @@ fn a_second_owner_is_refused_until_release() {
     let root = tempfile::tempdir().unwrap();
     let s = open(root.path());
     match MmapStore::open(root.path(), ID, opts(), NOW) {
-        Err(StoreError::Locked { path }) => assert_eq!(path, s.dir().join("lock")),
+        Err(StoreError::Locked { path }) => assert_eq!(path, s.dir()),
         other => panic!("expected Locked, got {other:?}"),
     }
     drop(s); // release: files stay, lock goes
@@ -572,7 +572,7 @@ fn a_new_store_creates_its_journal_only_when_needed() {
     let root = tempfile::tempdir().unwrap();
     let mut s = open(root.path());
     assert!(!s.existed_before());
-    assert_eq!(names(s.dir()), ["lock", "state"]);
+    assert_eq!(names(s.dir()), ["state"]);
     // Reads and resends of the journal that does not exist yet find nothing.
     assert_eq!(read_seqs(&s), Vec::<u64>::new());
     assert_eq!(s.last_outbound_seq(), None);
@@ -585,7 +585,7 @@ fn a_new_store_creates_its_journal_only_when_needed() {
     assert!(s.existed_before());
     assert!(s.recovery().is_clean(), "{:?}", s.recovery());
     assert_eq!((s.next_outgoing(), s.next_incoming()), (3, 4));
-    assert_eq!(names(s.dir()), ["lock", "state"]);
+    assert_eq!(names(s.dir()), ["state"]);
     // The writer creates it at the first append when nobody prepared it.
     s.append_outbound(3, &msg(3)).unwrap();
     assert!(gen_dir(&s).join("00000000.seg").exists());
@@ -680,7 +680,7 @@ fn reset_without_journal_files_creates_and_removes_nothing() {
     s.reset(NOW + 1).unwrap();
     assert_eq!(s.metadata().generation, 2);
     assert_eq!((s.next_outgoing(), s.next_incoming()), (1, 1));
-    assert_eq!(names(s.dir()), ["lock", "state"]);
+    assert_eq!(names(s.dir()), ["state"]);
     // Prepared for generation 2, then a reset to 3 before any append: the prepared files go
     // with their generation.
     assert!(h.prepare_journal().unwrap());
@@ -690,7 +690,7 @@ fn reset_without_journal_files_creates_and_removes_nothing() {
     s.reset(NOW + 2).unwrap();
     assert!(!g2.exists());
     s.append_outbound(1, &msg(1)).unwrap();
-    assert_eq!(names(s.dir()), ["journal.0000000003", "lock", "state"]);
+    assert_eq!(names(s.dir()), ["journal.0000000003", "state"]);
     let s = open_after(s, root.path());
     assert!(s.recovery().is_clean(), "{:?}", s.recovery());
     assert_eq!(s.metadata().generation, 3);
@@ -712,4 +712,35 @@ fn a_handle_creates_nothing_once_its_store_is_closed() {
     let mut s = open(root.path());
     s.append_outbound(1, &msg(1)).unwrap();
     assert_eq!(read_seqs(&s), [1]);
+}
+
+#[test]
+fn a_store_made_by_an_earlier_version_is_also_locked_through_its_lock_file() {
+    use std::os::fd::AsRawFd;
+    let root = tempfile::tempdir().unwrap();
+    let s = open(root.path());
+    let dir = s.dir().to_path_buf();
+    drop(s);
+    // Earlier versions created `lock` and held a flock on it while open.
+    let lock = dir.join("lock");
+    let f = fs::File::create(&lock).unwrap();
+    // SAFETY: flock on a descriptor the test owns.
+    assert_eq!(
+        unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) },
+        0
+    );
+    match MmapStore::open(root.path(), ID, opts(), NOW) {
+        Err(StoreError::Locked { path }) => assert_eq!(path, lock),
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    drop(f);
+    let s = open(root.path());
+    assert!(s.existed_before());
+    // ... and an earlier version's process is refused while this one has it.
+    let f = fs::File::open(&lock).unwrap();
+    // SAFETY: as above.
+    assert_ne!(
+        unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) },
+        0
+    );
 }
