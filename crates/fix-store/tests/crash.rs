@@ -104,6 +104,9 @@ fn main() {
         return;
     }
     if let Ok(dir) = std::env::var(CHILD_ENV) {
+        if std::env::var(CREATE_ENV).is_ok() {
+            create_child(Path::new(&dir));
+        }
         child(Path::new(&dir));
     }
     let iterations = env_u64("FIX_STORE_CRASH_ITERATIONS", 30);
@@ -201,4 +204,103 @@ fn main() {
     println!(
         "crash_recovery: {done} SIGKILLs, {total_acks} acknowledged operations, final next out/in {last_out}/{last_in}: ok"
     );
+    let created = crash_during_creation(&exe, &mut rng, (iterations / 3).max(3), cap);
+    println!("crash_during_creation: {created} stores created and checked: ok");
+}
+
+/// Set (with `CHILD_ENV`) to run [`create_child`] instead of [`child`].
+const CREATE_ENV: &str = "FIX_STORE_CRASH_CREATE";
+
+/// Creates store after store (new identity each time): opens it, stores numbers, journals one
+/// message (the journal is created lazily, at that first append), acknowledges the store's index.
+/// Kills land anywhere in the creation of a store's files.
+fn create_child(root: &Path) -> ! {
+    let mode = env_u64(MODE_ENV, 0);
+    let first = env_u64("FIX_STORE_CRASH_FIRST", 0);
+    let mut out = std::io::stdout().lock();
+    let mut buf = Vec::new();
+    for i in first..first + 100_000 {
+        let mut s = MmapStore::open(root, &format!("FIX.4.4-NEW-{i}"), options(mode), NOW)
+            .expect("child create");
+        s.set_next_incoming(2).expect("set incoming");
+        payload(1, &mut buf);
+        s.append_outbound(1, &buf).expect("append");
+        drop(s);
+        if out
+            .write_all(&i.to_le_bytes())
+            .and_then(|_| out.flush())
+            .is_err()
+        {
+            std::process::exit(0);
+        }
+    }
+    std::process::exit(0)
+}
+
+/// Kills [`create_child`] at pseudo-random points; every store it acknowledged must be complete,
+/// and the one it was creating must open (as new or as existing) and work.
+fn crash_during_creation(exe: &Path, rng: &mut Rng, iterations: u64, cap: Duration) -> u64 {
+    let root = tempfile::tempdir().expect("tempdir");
+    let started = Instant::now();
+    let mut next = 0u64;
+    let mut buf = Vec::new();
+    payload(1, &mut buf);
+    let mut done = 0;
+    while done < iterations && started.elapsed() < cap {
+        let kill_after = rng.next() % 8;
+        let mut child = Command::new(exe)
+            .env(CHILD_ENV, root.path())
+            .env(CREATE_ENV, "1")
+            .env(MODE_ENV, (rng.next() % 3).to_string())
+            .env("FIX_STORE_CRASH_FIRST", next.to_string())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn child");
+        let mut pipe = child.stdout.take().expect("child stdout");
+        let mut ack = [0u8; 8];
+        let mut acked = None;
+        let mut n = 0;
+        let mut killed = false;
+        while pipe.read_exact(&mut ack).is_ok() {
+            acked = Some(u64::from_le_bytes(ack));
+            n += 1;
+            if n > kill_after && !killed {
+                // SAFETY: plain syscall on our own child's pid.
+                let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGKILL) };
+                assert_eq!(rc, 0, "kill failed");
+                killed = true;
+            }
+        }
+        let status = child.wait().expect("wait child");
+        assert!(killed, "child exited early: {status:?}");
+        let last = acked.expect("at least one store acknowledged");
+        for i in next..=last + 1 {
+            let id = format!("FIX.4.4-NEW-{i}");
+            let mut s = MmapStore::open(root.path(), &id, options(0), NOW)
+                .unwrap_or_else(|e| panic!("store {i} after a crash in creation: {e}"));
+            let mut got = Vec::new();
+            s.read_outbound(1, u64::MAX, &mut |seq, b| {
+                got.push((seq, b == buf.as_slice()))
+            })
+            .expect("read journal");
+            if i <= last {
+                assert!(s.existed_before(), "acknowledged store {i} lost");
+                assert_eq!(s.next_incoming(), 2, "store {i}");
+                assert_eq!(got, [(1, true)], "store {i}");
+            } else {
+                // Being created when killed: whatever it has is consistent and usable.
+                assert!(got.is_empty() || got == [(1, true)], "store {i}: {got:?}");
+                if got.is_empty() {
+                    s.append_outbound(s.next_outgoing(), &buf).expect("append");
+                }
+            }
+        }
+        next = last + 2;
+        done += 1;
+    }
+    assert!(
+        done >= iterations.min(3),
+        "only {done} creation crashes ran"
+    );
+    next
 }
