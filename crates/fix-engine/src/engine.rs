@@ -255,6 +255,7 @@ impl EngineShared {
         let want = SocketAddr::new(ip, port);
         let l =
             TcpListener::bind(want).map_err(|e| EngineError::io(format!("listen on {want}"), e))?;
+        widen_backlog(&l, want)?;
         let bound = l
             .local_addr()
             .map_err(|e| EngineError::io("listener address", e))?;
@@ -969,4 +970,24 @@ impl Drop for Engine {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Accept queue length asked of the kernel for every listener (capped by
+/// `net.core.somaxconn`, 4096 on current kernels).
+pub const LISTEN_BACKLOG: i32 = 4096;
+
+/// mio (like std) listens with a backlog of 128: a logon storm of a thousand counterparties
+/// overflows it, and each dropped SYN costs its client a one-second retransmission. Calling
+/// `listen` again on a listening socket only changes the backlog.
+fn widen_backlog(l: &TcpListener, addr: SocketAddr) -> Result<(), EngineError> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: plain syscall on a descriptor the listener owns and keeps open.
+    let rc = unsafe { libc::listen(l.as_raw_fd(), LISTEN_BACKLOG) };
+    if rc != 0 {
+        return Err(EngineError::io(
+            format!("listen backlog on {addr}"),
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
 }
