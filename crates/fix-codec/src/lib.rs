@@ -3,6 +3,7 @@
 //! * [`frame`]: find complete messages in a byte stream, verifying `BodyLength <9>` and `CheckSum <10>`.
 //! * [`field`]: zero-copy iteration over `tag=value` pairs and typed accessors.
 //! * [`encode`]: build messages into a caller-owned, reusable buffer.
+//! * [`header`]: the standard-header fields a session reads from every received message.
 //! * [`time`]: `UTCTimestamp`, `UTCTimeOnly` and `LocalMktDate` parsing and allocation-free formatting.
 //! * [`dict`]: QuickFIX XML data dictionaries, message validation and canonical field order.
 //!
@@ -12,6 +13,7 @@ pub mod dict;
 pub mod encode;
 pub mod field;
 pub mod frame;
+pub mod header;
 pub mod time;
 
 pub use dict::{
@@ -20,6 +22,7 @@ pub use dict::{
 pub use encode::{EncodeBuffer, Encoder};
 pub use field::{Field, FieldError, FieldIter, MessageRef};
 pub use frame::{FrameError, FrameStatus, Framer};
+pub use header::HeaderFields;
 pub use time::{TimePrecision, UtcTimestamp};
 
 /// The FIX field delimiter, `SOH` (0x01).

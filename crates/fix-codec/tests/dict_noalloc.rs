@@ -92,9 +92,12 @@ fn validate_and_canonical_do_not_allocate() {
     ];
     let mut buf = EncodeBuffer::with_capacity(4096);
     let mut results = Vec::with_capacity(cases.len());
+    let mut headers = 0;
     let before = allocs();
     for (v, m) in &cases {
         results.push(v.validate(m));
+        headers += usize::from(matches!(v.validate_framed_with_header(m), Ok(Some(_))));
+        headers += usize::from(fix_codec::HeaderFields::scan(m).is_some());
         let mut enc = buf.encoder(b"FIX.4.4", b"D");
         let _ = v.write_body_canonical(m, &mut enc);
         enc.finish();
@@ -106,5 +109,6 @@ fn validate_and_canonical_do_not_allocate() {
     assert!(allocs() > after && probe.len() == 16);
     // The cases do exercise both outcomes.
     assert!(results[0].is_ok() && results[6].is_ok());
+    assert_eq!(headers, 2 + cases.len());
     assert!(results[1].is_err() && results[3].is_err() && results[5].is_err());
 }

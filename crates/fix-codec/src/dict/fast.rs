@@ -14,6 +14,7 @@ use super::format::{format_ok, is_int, is_timestamp, value_ok};
 use super::validate::is_quickfix_header_tag;
 use super::{Dictionary, FieldDef, FieldType, Layout, bit};
 use crate::field::{SohCursor, data_tag_for_length, is_decimal};
+use crate::header::{HeaderFields, is_collected_tag};
 
 /// The field is defined in the dictionary.
 const DEFINED: u8 = 1;
@@ -31,7 +32,10 @@ const FORMAT: u8 = 32;
 const DATA_LENGTH: u8 = 64;
 /// Not defined here, but a tag QuickFIX always files under the header: the general algorithm
 /// reports it as a header field (`InvalidTagNumber`), so the fast path must not take it for a
-/// body field of an application dictionary that defines it.
+/// body field of an application dictionary that defines it. Also set on a tag [`HeaderFields`]
+/// holds that this dictionary defines outside its header: header values are collected only in
+/// the header loop, so such a field anywhere after it must send the message to the general
+/// algorithm (and the header to a full scan).
 const UNDEFINED_HEADER: u8 = 128;
 
 /// Tags beyond this are left to the general algorithm, which bounds the table at 256 KiB.
@@ -90,6 +94,9 @@ pub(crate) fn build_table(
             continue;
         }
         let i = u32::from(slot) - 1;
+        if is_collected_tag(tag) && !header.is_member(i) {
+            e.flags |= UNDEFINED_HEADER;
+        }
         let def = &fields[i as usize];
         e.idx = slot - 1;
         e.ftype = def.ftype;
@@ -185,15 +192,95 @@ fn resolve<'d>(
     bd.msg(msg_type).map(|m| (bd, &m.body))
 }
 
+/// Receives the header fields the fast path passes while it checks them.
+pub(crate) trait HeaderSink<'m> {
+    /// Header field `tag` (in the header section, checked), value `msg[vs..ve]`.
+    fn field(&mut self, tag: u32, vs: usize, ve: usize, v: &'m [u8]);
+}
+
+/// Plain validation: nothing collected, so nothing is paid for.
+impl HeaderSink<'_> for () {
+    #[inline(always)]
+    fn field(&mut self, _: u32, _: usize, _: usize, _: &[u8]) {}
+}
+
+/// Collects [`HeaderFields`], and where 8, 9 and 35 were, to tell whether they are the first
+/// three fields (which the validator does not require, but [`HeaderFields::scan`] does).
+#[derive(Default)]
+pub(crate) struct Collect<'m> {
+    pub(crate) h: HeaderFields<'m>,
+    begin_end: usize,
+    len_start: usize,
+    len_end: usize,
+    type_start: usize,
+}
+
+impl<'m> HeaderSink<'m> for Collect<'m> {
+    #[inline(always)]
+    fn field(&mut self, tag: u32, vs: usize, ve: usize, v: &'m [u8]) {
+        match tag {
+            8 => {
+                // The value starts at 2 only when the field is the first and its tag is "8".
+                if vs == 2 {
+                    self.h.begin_string = v;
+                    self.begin_end = ve;
+                }
+            }
+            9 => {
+                self.len_start = vs;
+                self.len_end = ve;
+            }
+            35 => {
+                self.h.msg_type = v;
+                self.type_start = vs;
+            }
+            t => self.h.record(t, v),
+        }
+    }
+}
+
+impl<'m> Collect<'m> {
+    /// The header, when the fast path proved the message valid: `None` when the first three
+    /// fields are not exactly `8=`, `9=`, `35=` in this order (then the caller scans, which
+    /// decides the same way whatever the tags' spelling).
+    #[inline(always)]
+    pub(crate) fn header(mut self) -> Option<HeaderFields<'m>> {
+        // Offsets: "8=" at 0, then SOH "9=", then SOH "35=".
+        let standard = self.begin_end != 0
+            && self.len_start == self.begin_end + 3
+            && self.type_start == self.len_end + 4
+            && !self.h.msg_type.is_empty();
+        if !standard {
+            return None;
+        }
+        self.h.finish();
+        Some(self.h)
+    }
+}
+
 /// Whether `msg` is valid for certain; false means "not proven": run the general algorithm.
 /// Does not check BodyLength or CheckSum.
 #[inline]
 pub(crate) fn proves_valid(td: &Dictionary, ad: &Dictionary, msg: &[u8]) -> bool {
+    proves_valid_with(td, ad, msg, &mut ())
+}
+
+/// [`proves_valid`], passing every header field (of the header section) to `sink` on the way.
+/// When it returns true, the collected fields are every occurrence of the [`HeaderFields`] tags
+/// in the message: such a tag after the header section makes it give up (`UNDEFINED_HEADER`
+/// or `HEADER`), and repeated header fields make it give up too.
+#[inline]
+pub(crate) fn proves_valid_with<'m, S: HeaderSink<'m>>(
+    td: &Dictionary,
+    ad: &Dictionary,
+    msg: &'m [u8],
+    sink: &mut S,
+) -> bool {
     // Stack scratch sized by the dictionary, zeroed per call: 256 bytes for FIX.4.4.
     match td.words.max(ad.words) {
-        0..=16 => run::<16>(td, ad, msg),
-        17..=32 => run::<32>(td, ad, msg),
-        33..=128 => run::<128>(td, ad, msg),
+        0..=16 => run::<16, S>(td, ad, msg, sink),
+        17..=32 => run::<32, S>(td, ad, msg, sink),
+        33..=128 => run::<128, S>(td, ad, msg, sink),
         _ => false,
     }
 }
@@ -229,7 +316,12 @@ fn plain_field(msg: &[u8], p: usize, sohs: &mut SohCursor) -> Option<(u32, usize
 }
 
 #[inline(always)]
-fn run<const W: usize>(td: &Dictionary, ad: &Dictionary, msg: &[u8]) -> bool {
+fn run<'m, const W: usize, S: HeaderSink<'m>>(
+    td: &Dictionary,
+    ad: &Dictionary,
+    msg: &'m [u8],
+    sink: &mut S,
+) -> bool {
     let mut hseen = [0u64; W];
     let mut bseen = [0u64; W];
     let n = msg.len();
@@ -262,6 +354,7 @@ fn run<const W: usize>(td: &Dictionary, ad: &Dictionary, msg: &[u8]) -> bool {
         if tag == 35 {
             msg_type = Some(v);
         }
+        sink.field(tag, vs, ve, v);
     };
     let Some((bd, layout)) = msg_type.and_then(|mt| resolve(td, ad, mt)) else {
         return false;
@@ -343,6 +436,12 @@ mod tests {
         ] {
             let m = frame(body);
             assert!(proves_valid(&d, &d, &m), "{body}");
+            // And the header comes out of the same pass, with no scan behind it.
+            let mut c = Collect::default();
+            assert!(proves_valid_with(&d, &d, &m, &mut c), "{body}");
+            let h = c.header().expect("8, 9, 35 first");
+            assert_eq!(Some(h), HeaderFields::scan(&m), "{body}");
+            assert!(h.seq_num.is_some() && h.sender_comp_id.is_some(), "{body}");
         }
     }
 

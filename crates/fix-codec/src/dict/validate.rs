@@ -2,9 +2,11 @@
 
 use std::sync::Arc;
 
+use super::fast::Collect;
 use super::format::{format_ok, value_ok};
 use super::{Dictionary, GroupDef, Layout, RejectReason, ValidationError, ValidationOptions};
 use crate::field::{FieldError, FieldIter, parse_u64};
+use crate::header::HeaderFields;
 use crate::{SOH, checksum};
 
 /// Tags at or above this are user-defined (`FIELD::UserMin` in QuickFIX).
@@ -354,6 +356,53 @@ impl Validator {
     #[inline]
     pub fn validate_framed(&self, frame: &[u8]) -> Result<(), ValidationError> {
         self.validate_fields(frame)
+    }
+
+    /// [`Validator::validate_framed`] that also returns the standard header: on success,
+    /// `Ok(h)` where `h` is exactly [`HeaderFields::scan`]`(frame)` (`None` when the first three
+    /// fields are not 8, 9, 35: the dictionary does not require that order, the session does).
+    /// The verdict is always that of `validate_framed`. Never allocates.
+    ///
+    /// The receive hot path of a session: the fast path collects the header fields in its single
+    /// pass over the frame, so the caller does not read the frame again. A message the fast path
+    /// does not prove valid (invalid, repeating groups, data fields...) is scanned after the
+    /// general algorithm's verdict.
+    #[inline]
+    pub fn validate_framed_with_header<'m>(
+        &self,
+        frame: &'m [u8],
+    ) -> Result<Option<HeaderFields<'m>>, ValidationError> {
+        let mut c = Collect::default();
+        if super::fast::proves_valid_with(&self.transport, &self.app, frame, &mut c)
+            && let Some(h) = c.header()
+        {
+            return Ok(Some(h));
+        }
+        self.general_with_header(frame)
+    }
+
+    /// [`Validator::validate`] that also returns the standard header, as
+    /// [`Validator::validate_framed_with_header`] does: `BodyLength <9>` and `CheckSum <10>` are
+    /// verified first when [`ValidationOptions::validate_length_and_checksum`] is set.
+    #[inline]
+    pub fn validate_with_header<'m>(
+        &self,
+        msg: &'m [u8],
+    ) -> Result<Option<HeaderFields<'m>>, ValidationError> {
+        if self.options.validate_length_and_checksum && !length_and_checksum_ok(msg) {
+            return Err(ValidationError::GARBLED);
+        }
+        self.validate_framed_with_header(msg)
+    }
+
+    /// The verdict of a message the fast path did not prove valid, then its header by a scan.
+    #[inline(never)]
+    fn general_with_header<'m>(
+        &self,
+        msg: &'m [u8],
+    ) -> Result<Option<HeaderFields<'m>>, ValidationError> {
+        self.general(msg)?;
+        Ok(HeaderFields::scan(msg))
     }
 
     /// The verdict of [`Validator::validate`], always computed by the general algorithm (the one
