@@ -4,7 +4,6 @@
 
 pub mod alloc;
 
-use fix_codec::field::parse_u64;
 use fix_codec::time::TimestampFormatter;
 use fix_codec::{
     Dictionary, EncodeBuffer, FieldIter, FrameStatus, Framer, TimePrecision, UtcTimestamp,
@@ -97,11 +96,11 @@ pub struct ReceiveSummary {
     pub digest: usize,
 }
 
-/// The receive hot path as the session runs it: frame, validate the frame against the dictionary
-/// in one pass ([`Validator::validate_framed`]: the framer already verified BodyLength and
-/// CheckSum), then read the header fields the session needs (`35`, `34`, `49`, `56`, `52`),
-/// stopping as soon as it has them. `Ok(None)` if `buf` does not start with a complete,
-/// well-formed message.
+/// The receive hot path as the session runs it: frame, then validate the frame against the
+/// dictionary and read the header fields the session needs (`35`, `34`, `49`, `56`, `52`) in
+/// the same single pass ([`Validator::validate_framed_with_header`]: the framer already verified
+/// BodyLength and CheckSum). `Ok(None)` if `buf` does not start with a complete, well-formed
+/// message (or one without a usable MsgSeqNum).
 #[inline]
 pub fn receive(
     framer: &Framer,
@@ -111,27 +110,17 @@ pub fn receive(
     let FrameStatus::Complete { len } = framer.next_frame(buf) else {
         return Ok(None);
     };
-    let frame = &buf[..len];
-    validator.validate_framed(frame)?;
-    let mut seq_num = None;
-    let mut digest = 0;
-    let mut wanted = 5;
-    for field in FieldIter::new(frame) {
-        let Ok(field) = field else { break };
-        match field.tag {
-            34 => seq_num = parse_u64(field.value),
-            35 | 49 | 52 | 56 => digest += field.value.len(),
-            _ => continue,
-        }
-        wanted -= 1;
-        if wanted == 0 {
-            break;
-        }
-    }
-    Ok(seq_num.map(|seq_num| ReceiveSummary {
+    let Some(h) = validator.validate_framed_with_header(&buf[..len])? else {
+        return Ok(None);
+    };
+    let len_of = |v: Option<&[u8]>| v.map_or(0, <[u8]>::len);
+    Ok(h.seq_num.map(|seq_num| ReceiveSummary {
         frame_len: len,
         seq_num,
-        digest,
+        digest: h.msg_type.len()
+            + len_of(h.sender_comp_id)
+            + len_of(h.sending_time)
+            + len_of(h.target_comp_id),
     }))
 }
 
