@@ -168,19 +168,42 @@ impl Violation {
 pub trait MessageValidator: Send + Sync + std::fmt::Debug {
     /// `Ok` when the message is acceptable.
     fn validate(&self, msg: &[u8]) -> Result<(), Violation>;
+
+    /// [`MessageValidator::validate`], and on success the message's standard header: exactly
+    /// [`fix_codec::HeaderFields::scan`]`(msg)` (`None` when the first three fields are not 8, 9,
+    /// 35). The session reads the header of every message it validates through this, so a
+    /// validator that reads the fields anyway (the dictionary validator does) spares it a second
+    /// pass. The default validates, then scans.
+    fn validate_with_header<'m>(
+        &self,
+        msg: &'m [u8],
+    ) -> Result<Option<fix_codec::HeaderFields<'m>>, Violation> {
+        self.validate(msg)?;
+        Ok(fix_codec::HeaderFields::scan(msg))
+    }
+}
+
+fn violation(e: fix_codec::ValidationError) -> Violation {
+    if e.is_garbled() {
+        return Violation::GARBLED;
+    }
+    Violation {
+        reason: RejectReason::from_code(e.reason.code()).unwrap_or(RejectReason::Other),
+        tag: e.tag,
+    }
 }
 
 /// The data-dictionary validator of `fix-codec` (QuickFIX precedence and texts).
 impl MessageValidator for fix_codec::Validator {
     fn validate(&self, msg: &[u8]) -> Result<(), Violation> {
-        fix_codec::Validator::validate(self, msg).map_err(|e| {
-            if e.is_garbled() {
-                return Violation::GARBLED;
-            }
-            Violation {
-                reason: RejectReason::from_code(e.reason.code()).unwrap_or(RejectReason::Other),
-                tag: e.tag,
-            }
-        })
+        fix_codec::Validator::validate(self, msg).map_err(violation)
+    }
+
+    /// One pass when the validator's fast path proves the message valid.
+    fn validate_with_header<'m>(
+        &self,
+        msg: &'m [u8],
+    ) -> Result<Option<fix_codec::HeaderFields<'m>>, Violation> {
+        fix_codec::Validator::validate_with_header(self, msg).map_err(violation)
     }
 }

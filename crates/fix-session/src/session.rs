@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use fix_codec::field::parse_u64;
 use fix_codec::time::TimestampFormatter;
 use fix_codec::{
-    EncodeBuffer, Encoder, FieldIter, FrameStatus, Framer, MessageRef, TimePrecision, UtcTimestamp,
-    tags,
+    EncodeBuffer, Encoder, FrameStatus, Framer, HeaderFields, MessageRef, TimePrecision,
+    UtcTimestamp, tags,
 };
 
 use crate::config::{ConfigError, FixVersion, ForceSeqNumReset, Role, SeqState, SessionConfig};
@@ -68,8 +68,9 @@ pub enum SendError {
     WrongState(SessionState),
 }
 
-/// Header fields of a received message, found in one pass.
-#[derive(Debug, Default, Clone, Copy)]
+/// Header fields of a received message (see [`HeaderFields`]), with the data dictionary's
+/// verdict on the message, both from one pass over the frame when a validator is configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Hdr<'a> {
     begin: &'a [u8],
     msg_type: &'a [u8],
@@ -82,16 +83,31 @@ struct Hdr<'a> {
     poss_dup: bool,
     /// 115, 116, 144, 128, 129, 145.
     routing: [Option<&'a [u8]>; 6],
+    /// What [`SessionConfig::validator`] said, when validation is on (`Ok` when it is off): it
+    /// is asked once, with the header, and [`Session::validate`] reports this.
+    dict: Result<(), Violation>,
 }
 
-const ROUTING_TAGS: [u32; 6] = [
-    tags::ON_BEHALF_OF_COMP_ID,
-    tags::ON_BEHALF_OF_SUB_ID,
-    tags::ON_BEHALF_OF_LOCATION_ID,
-    tags::DELIVER_TO_COMP_ID,
-    tags::DELIVER_TO_SUB_ID,
-    tags::DELIVER_TO_LOCATION_ID,
-];
+impl<'a> From<HeaderFields<'a>> for Hdr<'a> {
+    #[inline]
+    fn from(h: HeaderFields<'a>) -> Self {
+        Hdr {
+            begin: h.begin_string,
+            msg_type: h.msg_type,
+            seq_raw: h.msg_seq_num,
+            seq: h.seq_num,
+            sender: h.sender_comp_id,
+            target: h.target_comp_id,
+            sending_time: h.sending_time,
+            orig_sending_time: h.orig_sending_time,
+            poss_dup: h.poss_dup(),
+            routing: h.routing,
+            dict: Ok(()),
+        }
+    }
+}
+
+const ROUTING_TAGS: [u32; 6] = fix_codec::header::ROUTING_TAGS;
 /// Where each routing field goes on a reply (115 <-> 128, 116 <-> 129, 144 <-> 145).
 const REVERSED_ROUTING_TAGS: [u32; 6] = [
     tags::DELIVER_TO_COMP_ID,
@@ -103,44 +119,9 @@ const REVERSED_ROUTING_TAGS: [u32; 6] = [
 ];
 
 /// Parse the header. `None` when the first three fields are not `8`, `9`, `35` (the message is
-/// garbled and ignored, as QuickFIX does) or a field cannot be read.
+/// garbled and ignored, as QuickFIX does) or a field cannot be read. No dictionary verdict.
 fn parse_header(frame: &[u8]) -> Option<Hdr<'_>> {
-    let mut it = FieldIter::new(frame);
-    let f8 = it.next()?.ok()?;
-    let f9 = it.next()?.ok()?;
-    let f35 = it.next()?.ok()?;
-    if f8.tag != 8 || f9.tag != 9 || f35.tag != 35 || f35.value.is_empty() {
-        return None;
-    }
-    let mut h = Hdr {
-        begin: f8.value,
-        msg_type: f35.value,
-        ..Hdr::default()
-    };
-    for f in it {
-        let Ok(f) = f else { break };
-        match f.tag {
-            tags::MSG_SEQ_NUM if h.seq_raw.is_none() => {
-                h.seq_raw = Some(f.value);
-                h.seq = parse_u64(f.value);
-            }
-            tags::SENDER_COMP_ID if h.sender.is_none() => h.sender = Some(f.value),
-            tags::TARGET_COMP_ID if h.target.is_none() => h.target = Some(f.value),
-            tags::SENDING_TIME if h.sending_time.is_none() => h.sending_time = Some(f.value),
-            tags::ORIG_SENDING_TIME if h.orig_sending_time.is_none() => {
-                h.orig_sending_time = Some(f.value)
-            }
-            tags::POSS_DUP_FLAG => h.poss_dup = f.value == b"Y",
-            t => {
-                if let Some(i) = ROUTING_TAGS.iter().position(|&r| r == t)
-                    && h.routing[i].is_none()
-                {
-                    h.routing[i] = Some(f.value);
-                }
-            }
-        }
-    }
-    Some(h)
+    HeaderFields::scan(frame).map(Hdr::from)
 }
 
 /// Per-connection state: cleared by every connect and disconnect.
@@ -716,7 +697,7 @@ impl Session {
 
     /// Process one complete frame. Returns whether an application message was delivered.
     fn process(&mut self, frame: &[u8], now: Now, io: &mut impl SessionIo) -> bool {
-        let Some(h) = parse_header(frame) else {
+        let Some(h) = self.read_header(frame) else {
             io.event(Event::Ignored("first fields are not 8, 9, 35"));
             return false;
         };
@@ -809,13 +790,27 @@ impl Session {
         }
     }
 
-    /// Dictionary validation (when configured) and the session's own required-field checks.
-    fn validate(&self, frame: &[u8], h: &Hdr<'_>) -> Result<(), Violation> {
+    /// The header of a received frame and, when validation is on, the dictionary's verdict
+    /// (reported later by [`Session::validate`], whose checks come after those on the header):
+    /// the validator reads the header in the pass that validates, so the frame is read once.
+    /// `None` when the first three fields are not `8`, `9`, `35`, as [`parse_header`].
+    fn read_header<'m>(&self, frame: &'m [u8]) -> Option<Hdr<'m>> {
         if self.cfg.validate_incoming
             && let Some(v) = &self.cfg.validator
         {
-            v.validate(frame)?;
+            return match v.validate_with_header(frame) {
+                Ok(h) => h.map(Hdr::from),
+                // Rare: an invalid message is read a second time, for the Reject.
+                Err(e) => parse_header(frame).map(|h| Hdr { dict: Err(e), ..h }),
+            };
         }
+        parse_header(frame)
+    }
+
+    /// Dictionary validation (when configured: its verdict came with `h`) and the session's own
+    /// required-field checks.
+    fn validate(&self, frame: &[u8], h: &Hdr<'_>) -> Result<(), Violation> {
+        h.dict?;
         let required: &[u32] = &[
             tags::MSG_SEQ_NUM,
             tags::SENDER_COMP_ID,
@@ -2015,6 +2010,92 @@ mod tests {
         assert_eq!(h.routing[0], Some(&b"X"[..]));
         assert!(h.poss_dup);
         assert!(parse_header(b"8=FIX.4.2\x0135=D\x019=10\x0110=000\x01").is_none());
+    }
+
+    /// What the session read before the validator returned the header: `parse_header`, then
+    /// (later, but it has no side effects) the validator's verdict.
+    fn old_read(s: &Session, frame: &[u8]) -> Option<Hdr<'static>> {
+        let frame: &'static [u8] = Vec::leak(frame.to_vec());
+        let mut h = parse_header(frame)?;
+        if s.cfg.validate_incoming
+            && let Some(v) = &s.cfg.validator
+        {
+            h.dict = v.validate(frame);
+        }
+        Some(h)
+    }
+
+    /// A validator that only has `validate`: the session gets the header by the default method.
+    #[derive(Debug)]
+    struct NoLimitOrder;
+    impl crate::reject::MessageValidator for NoLimitOrder {
+        fn validate(&self, msg: &[u8]) -> Result<(), Violation> {
+            match MessageRef::new(msg).get(40) {
+                Some(b"2") => Err(Violation::tag(RejectReason::ValueIsIncorrect, 40)),
+                _ => Ok(()),
+            }
+        }
+    }
+
+    #[test]
+    fn read_header_is_parse_header_and_the_validators_verdict() {
+        use std::sync::Arc;
+        let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/../../spec/FIX42.xml");
+        let dict = Arc::new(fix_codec::Dictionary::from_file(std::path::Path::new(spec)).unwrap());
+        let dv = fix_codec::Validator::new(dict, None, fix_codec::ValidationOptions::default());
+        let cfg = || SessionConfig::new("FIX.4.2", "ISLD", "TW", Role::Acceptor);
+        let sessions = [
+            Session::new(cfg().with_validator(Arc::new(dv)), SeqState::default()).unwrap(),
+            Session::new(
+                cfg().with_validator(Arc::new(NoLimitOrder)),
+                SeqState::default(),
+            )
+            .unwrap(),
+            Session::new(cfg(), SeqState::default()).unwrap(),
+            Session::new(
+                SessionConfig {
+                    validate_incoming: false,
+                    ..cfg().with_validator(Arc::new(NoLimitOrder))
+                },
+                SeqState::default(),
+            )
+            .unwrap(),
+        ];
+        let frame = |body: &str| {
+            let body = body.replace('|', "\x01");
+            let mut m = format!("8=FIX.4.2\x019={}\x01{body}", body.len()).into_bytes();
+            let sum = fix_codec::checksum(&m);
+            m.extend_from_slice(format!("10={sum:03}\x01").as_bytes());
+            m
+        };
+        let order = "11=X|21=1|38=100|40=1|54=1|55=M|";
+        let bodies = [
+            format!("35=D|34=7|49=TW|52=20261123-10:15:30|56=ISLD|{order}"),
+            format!(
+                "35=D|34=7|49=TW|52=20261123-10:15:30|56=ISLD|115=OB|43=Y|\
+                 122=20261123-10:15:29|{order}"
+            ),
+            format!("35=D|34=7|49=TW|52=20261123-10:15:30|56=ISLD|{order}").replace("40=1", "40=2"),
+            format!("35=D|34=x|49=TW|52=20261123-10:15:30|56=ISLD|{order}"),
+            format!("34=7|35=D|49=TW|52=20261123-10:15:30|56=ISLD|{order}"),
+            "35=0|34=7|49=TW|52=20261123-10:15:30|56=ISLD|999=1|".to_owned(),
+            "35=0|34=7|49=TW|56=ISLD|".to_owned(),
+            "35=|34=7|49=TW|52=20261123-10:15:30|56=ISLD|".to_owned(),
+        ];
+        let mut outcomes = std::collections::BTreeSet::new();
+        for s in &sessions {
+            for b in &bodies {
+                let f = frame(b);
+                let new = s.read_header(&f);
+                assert_eq!(new, old_read(s, &f), "{b}");
+                outcomes.insert(match new {
+                    None => "garbled",
+                    Some(h) if h.dict.is_ok() => "valid",
+                    Some(_) => "invalid",
+                });
+            }
+        }
+        assert_eq!(outcomes.len(), 3, "{outcomes:?}");
     }
 
     #[test]
