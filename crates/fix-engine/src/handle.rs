@@ -257,8 +257,10 @@ impl SessionHandle {
     pub fn is_released(&self) -> bool {
         self.shared.released.load(Ordering::Acquire)
     }
-    /// Messages accepted by [`SessionHandle::send`] that the session could not send after all
-    /// (it left `ESTABLISHED` before the I/O thread got to them).
+    /// Messages accepted by [`SessionHandle::send`], or queued by an application callback
+    /// through `Replies`, that the session could not send after all (it left `ESTABLISHED`
+    /// before the I/O thread got to them, or refused them for back-pressure; each refused
+    /// reply also raises `Application::on_warning`).
     pub fn dropped_sends(&self) -> u64 {
         self.shared.dropped_sends.load(Ordering::Relaxed)
     }

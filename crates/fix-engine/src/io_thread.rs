@@ -872,8 +872,19 @@ impl IoThread {
                     msg,
                 } => sess.reject_app_message(msg, reason, tag, text, now, io),
             });
-            if let Some((Err(e), _, _)) = &r {
-                tracing::debug!(error = %e, "reply not sent");
+            if let Some((Err(e), _, _)) = &r
+                && let Some(slot) = self.slots[s].as_ref()
+            {
+                // A reply the session refuses (a paced resend's hold is full, the connection is
+                // congested, the session is no longer established) is lost to the counterparty:
+                // say so to the application and count it, never silently.
+                tracing::warn!(session = %slot.handle.name(), error = %e, "reply not sent");
+                slot.handle
+                    .shared
+                    .dropped_sends
+                    .fetch_add(1, Ordering::Relaxed);
+                let (app, handle) = (slot.app.clone(), slot.handle.clone());
+                app.on_warning(&handle, "reply not sent: the session refused it");
             }
             if let Some((_, o, f)) = r
                 && (o.close || f.is_some())
