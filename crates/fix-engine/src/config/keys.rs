@@ -59,6 +59,9 @@ pub(crate) enum Key {
     LogoutTimeout,
     SendNextExpectedMsgSeqNum,
     MaxMessageSize,
+    ResendBatch,
+    MaxHeldBytes,
+    ResendRequestTimeout,
     ListenAddress,
     AutoSwitch,
     CyclicSwitch,
@@ -172,6 +175,13 @@ const MAX_CPU: u64 = 4095;
 pub(crate) const MAX_THREADS: u64 = 64;
 /// Largest `IoThread.<i>.Cpu` index + 1.
 pub(crate) const MAX_IO_THREAD_INDEX: u64 = MAX_THREADS - 1;
+/// Largest `ResendBatch`: beyond this one replay turn holds its I/O thread too long to be a batch.
+pub(crate) const MAX_RESEND_BATCH: u64 = 1_000_000;
+/// Largest `MaxHeldBytes` (64 MiB): the bytes held per session during a replay are memory the
+/// engine commits to a slow counterparty.
+pub(crate) const MAX_HELD_BYTES: u64 = 64 << 20;
+/// Largest `ResendRequestTimeout` in seconds.
+pub(crate) const MAX_RESEND_REQUEST_TIMEOUT_SECS: u64 = SECS_DAY;
 
 macro_rules! def {
     ($key:ident, $name:literal, $scope:ident, $backup:literal, $kind:expr) => {
@@ -519,6 +529,36 @@ pub(crate) const KEYS: &[KeyDef] = &[
         Kind::Int {
             min: 64,
             max: 64 << 20
+        }
+    ),
+    def!(
+        ResendBatch,
+        "ResendBatch",
+        Both,
+        false,
+        Kind::Int {
+            min: 0,
+            max: MAX_RESEND_BATCH
+        }
+    ),
+    def!(
+        MaxHeldBytes,
+        "MaxHeldBytes",
+        Both,
+        false,
+        Kind::Int {
+            min: 0,
+            max: MAX_HELD_BYTES
+        }
+    ),
+    def!(
+        ResendRequestTimeout,
+        "ResendRequestTimeout",
+        Both,
+        false,
+        Kind::Seconds {
+            min: 0,
+            max: MAX_RESEND_REQUEST_TIMEOUT_SECS
         }
     ),
 ];

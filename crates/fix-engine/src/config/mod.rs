@@ -59,9 +59,9 @@ pub use error::{ConfigError, Location};
 pub use keys::all_key_names;
 pub use resolve::Resolved;
 pub use settings::{
-    Credentials, DEFAULT_LISTEN_ADDRESS, DictionarySettings, EndpointSettings, EngineSettings,
-    ReconnectSettings, SessionBuilder, SessionIds, SessionSettings, StorageSettings,
-    UnregisteredAcceptorSettings, ValidationSettings,
+    Credentials, DEFAULT_LISTEN_ADDRESS, DEFAULT_MAX_HELD_BYTES, DictionarySettings,
+    EndpointSettings, EngineSettings, ReconnectSettings, SessionBuilder, SessionIds,
+    SessionSettings, StorageSettings, UnregisteredAcceptorSettings, ValidationSettings,
 };
 pub use types::{
     ApplVerId, Application, BeginString, DurabilityMode, EndpointPolicy, IdleStrategy, Role,

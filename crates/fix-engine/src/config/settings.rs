@@ -14,6 +14,9 @@ use super::types::{
 /// The default listen address: loopback, so nothing is exposed unless asked for.
 pub const DEFAULT_LISTEN_ADDRESS: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
+/// Default [`SessionSettings::max_held_bytes`] (`MaxHeldBytes`): 1 MiB, the session's default.
+pub const DEFAULT_MAX_HELD_BYTES: usize = 1 << 20;
+
 /// Engine-wide settings (keys without the session prefix).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -334,6 +337,19 @@ pub struct SessionSettings {
     pub send_next_expected_msg_seq_num: bool,
     /// `MaxMessageSize` in bytes (default 1 MiB, the framer's default).
     pub max_message_size: usize,
+    /// `ResendBatch`: most sequence numbers replayed per I/O-loop turn when answering a
+    /// ResendRequest; `0` replays the whole range at once (default
+    /// [`fix_session::DEFAULT_RESEND_BATCH`], 1024; at most 1,000,000).
+    pub resend_batch: u64,
+    /// `MaxHeldBytes`: most bytes of new application messages a session holds back while a
+    /// replay is in progress; beyond, sends are back-pressured. `0`: every send during a replay
+    /// is back-pressured (default [`DEFAULT_MAX_HELD_BYTES`], 1 MiB; at most 64 MiB).
+    pub max_held_bytes: usize,
+    /// `ResendRequestTimeout`: how long an unanswered ResendRequest waits before it is repeated
+    /// for what is still missing. `None` (the default, key unset): the session's own default,
+    /// twice the `HeartBtInt` in force (off when that is 0); `Some(Duration::ZERO)`: never
+    /// repeat. At most 86400 s (whole seconds from a file; the builder takes any duration).
+    pub resend_request_timeout: Option<Duration>,
     /// Storage.
     pub storage: StorageSettings,
     /// `MessageLog`: directory for message logs; `None` = off (default).
@@ -376,6 +392,9 @@ impl SessionSettings {
             logout_timeout: Duration::from_secs(5),
             send_next_expected_msg_seq_num: false,
             max_message_size: fix_codec::Framer::DEFAULT_MAX_FRAME_LEN,
+            resend_batch: fix_session::DEFAULT_RESEND_BATCH,
+            max_held_bytes: DEFAULT_MAX_HELD_BYTES,
+            resend_request_timeout: None,
             storage: StorageSettings::default(),
             message_log: None,
             application: Application::None,
@@ -507,6 +526,29 @@ impl SessionSettings {
         }
         if self.max_message_size < 64 {
             return Err(("MaxMessageSize", "at least 64 bytes".into()));
+        }
+        if self.resend_batch > super::keys::MAX_RESEND_BATCH {
+            return Err((
+                "ResendBatch",
+                format!("at most {}", super::keys::MAX_RESEND_BATCH),
+            ));
+        }
+        if self.max_held_bytes as u64 > super::keys::MAX_HELD_BYTES {
+            return Err((
+                "MaxHeldBytes",
+                format!("at most {} bytes", super::keys::MAX_HELD_BYTES),
+            ));
+        }
+        if let Some(t) = self.resend_request_timeout
+            && t > Duration::from_secs(super::keys::MAX_RESEND_REQUEST_TIMEOUT_SECS)
+        {
+            return Err((
+                "ResendRequestTimeout",
+                format!(
+                    "at most {} seconds",
+                    super::keys::MAX_RESEND_REQUEST_TIMEOUT_SECS
+                ),
+            ));
         }
         Ok(())
     }
@@ -664,6 +706,25 @@ impl SessionBuilder {
     /// `MaxMessageSize` in bytes.
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.settings.max_message_size = bytes;
+        self
+    }
+
+    /// `ResendBatch`: sequence numbers replayed per I/O-loop turn (`0`: the whole range at once).
+    pub fn resend_batch(mut self, numbers: u64) -> Self {
+        self.settings.resend_batch = numbers;
+        self
+    }
+
+    /// `MaxHeldBytes`: bytes of new messages held while a replay is in progress (`0`: none).
+    pub fn max_held_bytes(mut self, bytes: usize) -> Self {
+        self.settings.max_held_bytes = bytes;
+        self
+    }
+
+    /// `ResendRequestTimeout` (`None`: the session default, twice `HeartBtInt`;
+    /// `Some(Duration::ZERO)`: never repeat a ResendRequest).
+    pub fn resend_request_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.settings.resend_request_timeout = timeout;
         self
     }
 
