@@ -9,10 +9,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use fix_codec::{Dictionary, ValidationOptions, Validator};
-use fix_session::{
-    CredentialCheck, ForceSeqNumReset, MessageValidator, RejectReason, SeqState, Session,
-    SessionConfig, Violation,
-};
+use fix_session::{CredentialCheck, ForceSeqNumReset, SeqState, Session, SessionConfig};
 use fix_store::{Durability, MemoryStore, MmapStore, SessionStore, StoreOptions};
 use mio::net::{TcpListener, TcpStream};
 use parking_lot::{Mutex, RwLock};
@@ -317,19 +314,6 @@ fn unregistered_name(theirs: &str, ours: &str, begin: &str) -> String {
     n
 }
 
-/// Adapts the dictionary validator to the session's validation hook.
-#[derive(Debug)]
-struct DictValidator(Arc<Validator>);
-
-impl MessageValidator for DictValidator {
-    fn validate(&self, msg: &[u8]) -> Result<(), Violation> {
-        self.0.validate(msg).map_err(|e| Violation {
-            reason: RejectReason::from_code(e.reason.code()).unwrap_or(RejectReason::Other),
-            tag: e.tag,
-        })
-    }
-}
-
 fn session_config(s: &SessionSettings, validator: Option<Arc<Validator>>) -> SessionConfig {
     let role = match s.role {
         Role::Initiator => fix_session::Role::Initiator,
@@ -358,6 +342,9 @@ fn session_config(s: &SessionSettings, validator: Option<Arc<Validator>>) -> Ses
     .with_logon_timeout(s.primary.logon_timeout)
     .with_logout_timeout(s.logout_timeout)
     .with_next_expected_msg_seq_num(s.send_next_expected_msg_seq_num)
+    .with_resend_batch(s.resend_batch)
+    .with_max_held_bytes(s.max_held_bytes)
+    .with_resend_request_timeout(s.resend_request_timeout)
     .with_sub_ids(
         ids.sender_sub_id.clone(),
         ids.sender_location_id.clone(),
@@ -372,7 +359,9 @@ fn session_config(s: &SessionSettings, validator: Option<Arc<Validator>>) -> Ses
         c = c.with_default_appl_ver_id(v.code());
     }
     if let Some(v) = validator {
-        c = c.with_validator(Arc::new(DictValidator(v)));
+        // fix-session implements its hook for the dictionary validator itself, including the
+        // one-pass header read (`validate_with_header`).
+        c = c.with_validator(v);
     }
     c.validate_incoming = s.validation.use_data_dictionary;
     c.max_frame_len = s.max_message_size;
@@ -990,4 +979,77 @@ fn widen_backlog(l: &TcpListener, addr: SocketAddr) -> Result<(), EngineError> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::session_config;
+    use crate::config::SessionSettings;
+
+    fn built(b: crate::config::SessionBuilder) -> fix_session::SessionConfig {
+        session_config(&b.build().expect("valid settings"), None)
+    }
+
+    fn base() -> crate::config::SessionBuilder {
+        SessionSettings::initiator("S", "FIX.4.4", "ME", "THEM", "127.0.0.1", 9001)
+    }
+
+    #[test]
+    fn unset_resend_keys_leave_the_session_defaults() {
+        let c = built(base());
+        let d =
+            fix_session::SessionConfig::new("FIX.4.4", "ME", "THEM", fix_session::Role::Initiator);
+        assert_eq!(c.resend_batch, d.resend_batch);
+        assert_eq!(c.max_held_bytes, d.max_held_bytes);
+        assert_eq!(c.resend_request_timeout, None);
+        assert_eq!(d.resend_request_timeout, None);
+    }
+
+    #[test]
+    fn resend_keys_reach_the_session_config() {
+        let c = built(
+            base()
+                .resend_batch(7)
+                .max_held_bytes(4096)
+                .resend_request_timeout(Some(Duration::from_secs(3))),
+        );
+        assert_eq!(c.resend_batch, 7);
+        assert_eq!(c.max_held_bytes, 4096);
+        assert_eq!(c.resend_request_timeout, Some(Duration::from_secs(3)));
+
+        let off = built(
+            base()
+                .resend_batch(0)
+                .max_held_bytes(0)
+                .resend_request_timeout(Some(Duration::ZERO)),
+        );
+        assert_eq!(off.resend_batch, 0);
+        assert_eq!(off.max_held_bytes, 0);
+        assert_eq!(off.resend_request_timeout, Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn resend_keys_from_a_file_reach_the_session_config() {
+        let text = "FixLayer.FixEngine.Sessions = S
+ResendBatch = 16
+MaxHeldBytes = 65536
+ResendRequestTimeout = 0
+FixLayer.FixEngine.Session.S.Role = Initiator
+FixLayer.FixEngine.Session.S.Version = FIX.4.4
+FixLayer.FixEngine.Session.S.SenderCompID = ME
+FixLayer.FixEngine.Session.S.TargetCompID = THEM
+FixLayer.FixEngine.Session.S.Host = 127.0.0.1
+FixLayer.FixEngine.Session.S.Port = 9001
+FixLayer.FixEngine.Session.S.ResendBatch = 32
+";
+        let r = crate::config::Config::from_str(text, "t.properties")
+            .and_then(|c| c.resolve())
+            .expect("valid file");
+        let c = session_config(&r.sessions[0], None);
+        assert_eq!(c.resend_batch, 32, "the session's own key wins");
+        assert_eq!(c.max_held_bytes, 65536, "engine-wide default");
+        assert_eq!(c.resend_request_timeout, Some(Duration::ZERO));
+    }
 }
