@@ -1,5 +1,7 @@
-//! `SessionHandle::send` allocates nothing on the calling thread once warmed up (its own test
-//! binary, because it installs a counting global allocator).
+//! `SessionHandle::send` and `send_with_header` allocate nothing on the calling thread once
+//! warmed up (the extra header fields travel in the same pooled buffer as the body). Its own
+//! test binary, because it installs a counting global allocator; the count is per thread, so
+//! the tests may run in parallel.
 
 mod engine_support;
 
@@ -41,8 +43,21 @@ fn allocations() -> u64 {
     ALLOCS.with(Cell::get)
 }
 
+/// PossResend, OnBehalfOfCompID, DeliverToCompID.
+const HEADER: &[(u32, &[u8])] = &[(97, b"Y"), (115, b"DESK"), (128, b"DEST")];
+
 #[test]
 fn send_does_not_allocate_after_warm_up() {
+    sends_do_not_allocate_after_warm_up(&[]);
+}
+
+#[test]
+fn send_with_header_does_not_allocate_after_warm_up() {
+    sends_do_not_allocate_after_warm_up(HEADER);
+}
+
+/// Sends with `send` (no header fields) or `send_with_header`.
+fn sends_do_not_allocate_after_warm_up(header: &[(u32, &[u8])]) {
     let (vapp, _vrx) = Recorder::new();
     let mut acc = acceptor("V", "V", "C", transient());
     acc.application = AppKind::None;
@@ -76,7 +91,11 @@ fn send_does_not_allocate_after_warm_up() {
     let mut round = |first: bool| -> u64 {
         let before = allocations();
         for i in 0..BURST {
-            c.send(b"D", order(i)).unwrap();
+            if header.is_empty() {
+                c.send(b"D", order(i)).unwrap();
+            } else {
+                c.send_with_header(b"D", header, order(i)).unwrap();
+            }
         }
         let after = allocations();
         expected += BURST;
@@ -93,6 +112,11 @@ fn send_does_not_allocate_after_warm_up() {
         allocated += round(false);
         sent += BURST;
     }
-    assert_eq!(allocated, 0, "send allocated {allocated} times");
+    assert_eq!(
+        allocated,
+        0,
+        "sending with {} header fields allocated {allocated} times",
+        header.len()
+    );
     assert_eq!(sent, 640);
 }
