@@ -33,16 +33,6 @@ fn frame(body: &str) -> Vec<u8> {
     frame_with_len(body, None)
 }
 
-fn now() -> String {
-    fix_codec::UtcTimestamp::from_unix_nanos(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as i128,
-    )
-    .to_fix_string(fix_codec::TimePrecision::Seconds)
-}
-
 fn logon_body(seq: u32) -> String {
     format!("35=A|34={seq}|49=TW|52={}|56=HUB|98=0|108=30|", now())
 }

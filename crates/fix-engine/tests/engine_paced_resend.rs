@@ -31,16 +31,6 @@ fn frame(body: &str) -> Vec<u8> {
     m
 }
 
-fn now() -> String {
-    fix_codec::UtcTimestamp::from_unix_nanos(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as i128,
-    )
-    .to_fix_string(fix_codec::TimePrecision::Seconds)
-}
-
 /// A raw-socket counterparty.
 struct Peer {
     s: TcpStream,

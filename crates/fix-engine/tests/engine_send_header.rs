@@ -5,58 +5,12 @@
 
 mod engine_support;
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::time::{Duration, Instant};
+use std::io::Write;
+use std::net::TcpListener;
+use std::time::Duration;
 
 use engine_support::*;
-use fix_codec::{TimePrecision, UtcTimestamp};
 use fix_engine::{EngineBuilder, EngineError, SessionState};
-
-/// A complete FIX.4.4 message: `8`, computed `9`, the fields, computed `10`.
-fn msg(fields: &[(u32, &str)]) -> Vec<u8> {
-    let mut body = Vec::new();
-    for (t, v) in fields {
-        body.extend_from_slice(format!("{t}={v}\x01").as_bytes());
-    }
-    let mut m = format!("8=FIX.4.4\x019={}\x01", body.len()).into_bytes();
-    m.extend_from_slice(&body);
-    let sum = m.iter().map(|&b| u32::from(b)).sum::<u32>() % 256;
-    m.extend_from_slice(format!("10={sum:03}\x01").as_bytes());
-    m
-}
-
-fn now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    UtcTimestamp::from_unix_secs(secs as i64).to_fix_string(TimePrecision::Seconds)
-}
-
-/// Reads until one complete message is in `buf` (bounded by `limit`); returns it.
-fn read_msg(s: &mut TcpStream, buf: &mut Vec<u8>, limit: Duration) -> Option<Vec<u8>> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(end) = buf
-            .windows(4)
-            .position(|w| w == b"\x0110=")
-            .and_then(|p| buf[p + 4..].iter().position(|&b| b == 1).map(|q| p + 5 + q))
-        {
-            return Some(buf.drain(..end).collect());
-        }
-        if Instant::now() > deadline {
-            return None;
-        }
-        let mut chunk = [0u8; 4096];
-        match s.read(&mut chunk) {
-            Ok(0) => return None,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(_) => return None,
-        }
-    }
-}
 
 /// `(tag, value)` pairs in wire order.
 fn tags(m: &[u8]) -> Vec<(u32, String)> {
@@ -96,15 +50,18 @@ fn send_with_header_merges_fields_in_tag_order_and_a_resend_keeps_them() {
     let logon = read_msg(&mut peer, &mut buf, WAIT).expect("Logon");
     assert_eq!(field(&logon, 35).as_deref(), Some("A"), "{}", show(&logon));
     let t = now();
-    peer.write_all(&msg(&[
-        (35, "A"),
-        (34, "1"),
-        (49, "VENUE"),
-        (52, &t),
-        (56, "CLI"),
-        (98, "0"),
-        (108, "30"),
-    ]))
+    peer.write_all(&fix_msg(
+        "FIX.4.4",
+        &[
+            (35, "A"),
+            (34, "1"),
+            (49, "VENUE"),
+            (52, &t),
+            (56, "CLI"),
+            (98, "0"),
+            (108, "30"),
+        ],
+    ))
     .unwrap();
     h.wait_for_state(SessionState::Established, WAIT).unwrap();
 
@@ -174,15 +131,18 @@ fn send_with_header_merges_fields_in_tag_order_and_a_resend_keeps_them() {
     // The message was journaled with its header: a ResendRequest brings it back with
     // PossDupFlag, OrigSendingTime = its SendingTime, and the same extra fields.
     let t = now();
-    peer.write_all(&msg(&[
-        (35, "2"),
-        (34, "2"),
-        (49, "VENUE"),
-        (52, &t),
-        (56, "CLI"),
-        (7, &seq.to_string()),
-        (16, "0"),
-    ]))
+    peer.write_all(&fix_msg(
+        "FIX.4.4",
+        &[
+            (35, "2"),
+            (34, "2"),
+            (49, "VENUE"),
+            (52, &t),
+            (56, "CLI"),
+            (7, &seq.to_string()),
+            (16, "0"),
+        ],
+    ))
     .unwrap();
     let r = read_msg(&mut peer, &mut buf, WAIT).expect("the resent order");
     let got: Vec<u32> = tags(&r).iter().map(|(t, _)| *t).collect();

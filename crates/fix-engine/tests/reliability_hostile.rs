@@ -12,46 +12,8 @@ use std::time::{Duration, Instant};
 use engine_support::*;
 use fix_engine::{EngineBuilder, SessionState};
 
-/// A complete message: `8`, computed `9`, the fields, computed `10`.
-fn msg(begin: &str, fields: &[(u32, &str)]) -> Vec<u8> {
-    let mut body = Vec::new();
-    for (t, v) in fields {
-        body.extend_from_slice(format!("{t}={v}\x01").as_bytes());
-    }
-    let mut m = format!("8={begin}\x019={}\x01", body.len()).into_bytes();
-    m.extend_from_slice(&body);
-    let sum = m.iter().map(|&b| u32::from(b)).sum::<u32>() % 256;
-    m.extend_from_slice(format!("10={sum:03}\x01").as_bytes());
-    m
-}
-
-fn now() -> String {
-    // Any well-formed recent time: the engine checks SendingTime accuracy against its clock.
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}{m:02}{d:02}-{:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 fn logon(sender: &str, target: &str, seq: u64, hb: &str) -> Vec<u8> {
-    msg(
+    fix_msg(
         "FIX.4.4",
         &[
             (35, "A"),
@@ -66,7 +28,7 @@ fn logon(sender: &str, target: &str, seq: u64, hb: &str) -> Vec<u8> {
 }
 
 fn app_msg(seq: u64, clordid: &str) -> Vec<u8> {
-    msg(
+    fix_msg(
         "FIX.4.4",
         &[
             (35, "D"),
@@ -91,31 +53,6 @@ fn connect(port: u16) -> TcpStream {
         .unwrap();
     s.set_nodelay(true).unwrap();
     s
-}
-
-/// Reads until one complete message is in `buf` (bounded by `limit`); returns it.
-fn read_msg(s: &mut TcpStream, buf: &mut Vec<u8>, limit: Duration) -> Option<Vec<u8>> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(end) = buf
-            .windows(4)
-            .position(|w| w == b"\x0110=")
-            .and_then(|p| buf[p + 4..].iter().position(|&b| b == 1).map(|q| p + 5 + q))
-        {
-            let m: Vec<u8> = buf.drain(..end).collect();
-            return Some(m);
-        }
-        if Instant::now() > deadline {
-            return None;
-        }
-        let mut chunk = [0u8; 4096];
-        match s.read(&mut chunk) {
-            Ok(0) => return None,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(_) => return None,
-        }
-    }
 }
 
 /// Waits for the engine to close the connection; returns the bytes it sent before closing, or
@@ -395,7 +332,7 @@ fn bad_logon_fields_are_refused_and_a_good_logon_still_works() {
         ("HeartBtInt not a number", logon("CLI", "VENUE", 1, "abc")),
         (
             "HeartBtInt missing",
-            msg(
+            fix_msg(
                 "FIX.4.4",
                 &[
                     (35, "A"),
@@ -409,7 +346,7 @@ fn bad_logon_fields_are_refused_and_a_good_logon_still_works() {
         ),
         (
             "SenderCompID missing",
-            msg(
+            fix_msg(
                 "FIX.4.4",
                 &[
                     (35, "A"),
@@ -423,7 +360,7 @@ fn bad_logon_fields_are_refused_and_a_good_logon_still_works() {
         ),
         (
             "TargetCompID missing",
-            msg(
+            fix_msg(
                 "FIX.4.4",
                 &[
                     (35, "A"),
@@ -438,7 +375,7 @@ fn bad_logon_fields_are_refused_and_a_good_logon_still_works() {
         ("wrong SenderCompID", logon("NOTCLI", "VENUE", 1, "5")),
         (
             "wrong BeginString",
-            msg(
+            fix_msg(
                 "FIX.4.2",
                 &[
                     (35, "A"),
@@ -588,7 +525,7 @@ fn a_flooding_connection_does_not_stall_a_session_on_the_same_io_thread() {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < deadline {
                 let mut batch = Vec::with_capacity(64 * 1024);
                 for _ in 0..500 {
-                    batch.extend_from_slice(&msg(
+                    batch.extend_from_slice(&fix_msg(
                         "FIX.4.4",
                         &[
                             (35, "0"),
@@ -620,7 +557,7 @@ fn a_flooding_connection_does_not_stall_a_session_on_the_same_io_thread() {
     for i in 0..100u64 {
         let id = format!("T{i}");
         let t0 = Instant::now();
-        good.write_all(&msg(
+        good.write_all(&fix_msg(
             "FIX.4.4",
             &[
                 (35, "1"),
@@ -679,7 +616,7 @@ fn a_connection_cut_mid_message_loses_nothing_and_keeps_the_numbers() {
     let resend = resend.expect("a ResendRequest after the cut");
     assert_eq!(field(&resend, 7).as_deref(), Some("2"), "{}", text(&resend));
     let t = now();
-    s.write_all(&msg(
+    s.write_all(&fix_msg(
         "FIX.4.4",
         &[
             (35, "D"),

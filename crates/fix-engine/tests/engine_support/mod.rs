@@ -187,3 +187,60 @@ pub fn field(msg: &[u8], tag: u32) -> Option<String> {
         .get(tag)
         .map(|v| String::from_utf8_lossy(v).into_owned())
 }
+
+// ---- raw-socket counterparties ----------------------------------------------------------------
+
+/// A complete message: `8=begin`, computed `9`, the fields, computed `10`.
+pub fn fix_msg(begin: &str, fields: &[(u32, &str)]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (t, v) in fields {
+        body.extend_from_slice(format!("{t}={v}\x01").as_bytes());
+    }
+    let mut m = format!("8={begin}\x019={}\x01", body.len()).into_bytes();
+    m.extend_from_slice(&body);
+    let sum = m.iter().map(|&b| u32::from(b)).sum::<u32>() % 256;
+    m.extend_from_slice(format!("10={sum:03}\x01").as_bytes());
+    m
+}
+
+/// The current UTC time as a `SendingTime <52>` value, whole seconds (the engine checks its
+/// accuracy against its own clock).
+pub fn now() -> String {
+    fix_codec::UtcTimestamp::from_unix_nanos(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as i128,
+    )
+    .to_fix_string(fix_codec::TimePrecision::Seconds)
+}
+
+/// Reads until one complete message is in `buf` (bounded by `limit`); returns it, leaving what
+/// follows in `buf`. `None` at the limit, at EOF or on a read error.
+pub fn read_msg(
+    s: &mut std::net::TcpStream,
+    buf: &mut Vec<u8>,
+    limit: Duration,
+) -> Option<Vec<u8>> {
+    use std::io::{ErrorKind, Read};
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(end) = buf
+            .windows(4)
+            .position(|w| w == b"\x0110=")
+            .and_then(|p| buf[p + 4..].iter().position(|&b| b == 1).map(|q| p + 5 + q))
+        {
+            return Some(buf.drain(..end).collect());
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        let mut chunk = [0u8; 4096];
+        match s.read(&mut chunk) {
+            Ok(0) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => return None,
+        }
+    }
+}
