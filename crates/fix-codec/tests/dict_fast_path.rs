@@ -7,27 +7,15 @@
 
 mod dict_util;
 
+mod prop_util;
+
 use dict_util::{dict, msg, t};
 use fix_codec::{ValidationOptions, Validator};
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 use std::sync::Arc;
 
 fn config(cases: u32) -> ProptestConfig {
-    let env = ProptestConfig::default();
-    ProptestConfig {
-        cases: if std::env::var_os("PROPTEST_CASES").is_some() {
-            env.cases
-        } else {
-            cases
-        },
-        rng_seed: match env.rng_seed {
-            RngSeed::Random => RngSeed::Fixed(0x00f1_c0de_fa57_0001),
-            fixed => fixed,
-        },
-        failure_persistence: None,
-        ..env
-    }
+    prop_util::config(cases, 0x00f1_c0de_fa57_0001)
 }
 
 /// (dictionary pairing, BeginString, valid bodies).

@@ -9,6 +9,8 @@
 
 mod dict_util;
 
+mod prop_util;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -16,23 +18,9 @@ use dict_util::dict;
 use fix_codec::header::ROUTING_TAGS;
 use fix_codec::{FieldIter, HeaderFields, ValidationOptions, Validator, checksum};
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 
 fn config(cases: u32) -> ProptestConfig {
-    let env = ProptestConfig::default();
-    ProptestConfig {
-        cases: if std::env::var_os("PROPTEST_CASES").is_some() {
-            env.cases
-        } else {
-            cases
-        },
-        rng_seed: match env.rng_seed {
-            RngSeed::Random => RngSeed::Fixed(0x00f1_c0de_4ead_0001),
-            fixed => fixed,
-        },
-        failure_persistence: None,
-        ..env
-    }
+    prop_util::config(cases, 0x00f1_c0de_4ead_0001)
 }
 
 /// The header as the session read it before the validator returned it: an independent copy of

@@ -4,27 +4,15 @@
 //!
 //! Runs are deterministic (fixed seed); set `PROPTEST_RNG_SEED` / `PROPTEST_CASES` to explore further.
 
+mod prop_util;
+
 use fix_codec::time::{LocalMktDate, TimestampFormatter, UtcTimeOnly};
 use fix_codec::{TimePrecision, UtcTimestamp};
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 
 /// Fixed seed unless the environment asks for another: CI runs must be reproducible.
 fn config(cases: u32) -> ProptestConfig {
-    let env = ProptestConfig::default();
-    ProptestConfig {
-        cases: if std::env::var_os("PROPTEST_CASES").is_some() {
-            env.cases
-        } else {
-            cases
-        },
-        rng_seed: match env.rng_seed {
-            RngSeed::Random => RngSeed::Fixed(0x00f1_c0de_c0de_0003),
-            fixed => fixed,
-        },
-        failure_persistence: None,
-        ..env
-    }
+    prop_util::config(cases, 0x00f1_c0de_c0de_0003)
 }
 
 const PRECISIONS: [TimePrecision; 4] = [
