@@ -32,6 +32,16 @@ const COMMANDS_PER_ITERATION: usize = 4096;
 /// Most reads per connection per readiness event before other connections get their turn.
 const READS_PER_EVENT: usize = 16;
 
+/// A busy-spinning I/O thread with at most this many connections reads them directly (one
+/// `read` each per loop turn) and calls `epoll_wait` only every [`DIRECT_READ_EPOLL_EVERY`]
+/// turns (for accepts, connects, writability, hang-ups). A message then costs its `read` alone,
+/// not an `epoll_wait` that reports it plus the `read`: about 1 us less per round trip on this
+/// class of machine. With more connections a turn of failed reads would cost more than the
+/// `epoll_wait` it saves.
+const DIRECT_READ_MAX_CONNS: usize = 4;
+/// Loop turns per `epoll_wait` while reading directly.
+const DIRECT_READ_EPOLL_EVERY: u32 = 16;
+
 /// What one `read` into a connection's buffer got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Filled {
@@ -215,6 +225,8 @@ struct Conn {
     peer: Option<SocketAddr>,
     rbuf: Vec<u8>,
     rlen: usize,
+    /// Bytes read so far (tells a direct read that found something from one that did not).
+    received: u64,
     max_read: usize,
     out: Outbound,
     writable: bool,
@@ -270,6 +282,9 @@ pub(crate) struct IoThread {
     spare_reads: Vec<usize>,
     /// Connections written to since the last flush.
     dirty: Vec<usize>,
+    /// Busy-spin with few connections: the attached connections read directly between
+    /// `epoll_wait` calls (see [`DIRECT_READ_MAX_CONNS`]); refreshed at every `epoll_wait`.
+    direct: Vec<usize>,
     /// Sessions (slot, id) with output held back for the transport (`Session::wants_output`: a
     /// paced resend): resumed one batch per loop iteration while their buffer is below
     /// `OUTBOUND_WATERMARK`.
@@ -311,6 +326,7 @@ impl IoThread {
             pending_reads: Vec::new(),
             spare_reads: Vec::new(),
             dirty: Vec::new(),
+            direct: Vec::with_capacity(DIRECT_READ_MAX_CONNS),
             replaying: Vec::new(),
             framer: Framer::new(Framer::DEFAULT_MAX_FRAME_LEN),
             idle: Idle::new(idle),
@@ -326,6 +342,7 @@ impl IoThread {
     pub(crate) fn run(mut self) {
         let mut events = Events::with_capacity(1024);
         let mut worked = true;
+        let mut spins = 0u32;
         loop {
             let wait = self.idle.next(worked);
             worked = false;
@@ -348,7 +365,20 @@ impl IoThread {
                     timeout = Some(Duration::ZERO);
                 }
             }
-            let res = self.poll.poll(&mut events, timeout);
+            spins = spins.wrapping_add(1);
+            let direct = wait == Wait::Spin
+                && timeout == Some(Duration::ZERO)
+                && !spins.is_multiple_of(DIRECT_READ_EPOLL_EVERY)
+                && !self.direct.is_empty();
+            let res = if direct {
+                worked |= self.read_directly();
+                events.clear();
+                Ok(())
+            } else {
+                let r = self.poll.poll(&mut events, timeout);
+                self.refresh_direct(wait);
+                r
+            };
             if parking {
                 self.me.parked.store(false, Ordering::SeqCst);
             }
@@ -398,6 +428,47 @@ impl IoThread {
                 return;
             }
         }
+    }
+
+    /// Lists the attached connections for direct reads, when spinning over few of them.
+    fn refresh_direct(&mut self, wait: Wait) {
+        self.direct.clear();
+        if wait != Wait::Spin {
+            return;
+        }
+        for (token, c) in self.conns.iter().enumerate() {
+            if let Some(c) = c
+                && matches!(c.kind, ConnKind::Attached { .. })
+            {
+                if self.direct.len() == DIRECT_READ_MAX_CONNS {
+                    self.direct.clear();
+                    return;
+                }
+                self.direct.push(token);
+            }
+        }
+    }
+
+    /// One `read` on each listed connection (a token whose connection changed since the list was
+    /// made is read as whatever it is now, which is harmless); what it got is processed and
+    /// answered at once. Returns whether any had bytes.
+    fn read_directly(&mut self) -> bool {
+        let mut got = false;
+        for i in 0..self.direct.len() {
+            let token = self.direct[i];
+            let Some(c) = self.conns.get(token).and_then(Option::as_ref) else {
+                continue;
+            };
+            let (before, generation) = (c.received, c.generation);
+            self.on_readable(token);
+            self.flush_dirty();
+            got |= self
+                .conns
+                .get(token)
+                .and_then(Option::as_ref)
+                .is_none_or(|c| c.received != before || c.generation != generation);
+        }
+        got
     }
 
     fn until_next_timer(&self) -> Option<Duration> {
@@ -1094,6 +1165,7 @@ impl IoThread {
             writable,
             dirty: false,
             deadline: None,
+            received: 0,
         });
         if let Some(d) = deadline {
             self.set_conn_deadline(token, d);
@@ -1302,6 +1374,7 @@ impl IoThread {
                 Ok(0) => return Err("connection closed by the counterparty"),
                 Ok(n) => {
                     c.rlen += n;
+                    c.received += n as u64;
                     return Ok(if n < room {
                         Filled::Drained
                     } else {

@@ -1,0 +1,106 @@
+//! A busy-spinning I/O thread with few connections reads them directly between `epoll_wait`
+//! calls. Everything `epoll` would have told it must still happen: messages are answered, a new
+//! connection is accepted while it spins, a counterparty that hangs up is noticed, and a graceful
+//! logout completes. The spinning engine runs for well under a second (one core).
+
+mod engine_support;
+
+use std::time::Instant;
+
+use engine_support::*;
+use fix_engine::config::{Application as AppKind, IdleStrategy};
+use fix_engine::{EngineBuilder, EngineError, SessionHandle, SessionState};
+
+fn order(e: &mut fix_codec::Encoder<'_>, i: u64) {
+    e.field_u64(11, i)
+        .field(21, b"1")
+        .field(55, b"EURUSD")
+        .field(54, b"1")
+        .field(60, b"20240101-00:00:00")
+        .field(38, b"1000")
+        .field(40, b"1");
+}
+
+/// Sends `n` orders and waits until each has its ExecutionReport (the client's expected
+/// incoming number moved past them).
+fn orders_are_answered(c: &SessionHandle, n: u64) {
+    let deadline = Instant::now() + WAIT;
+    let start = c.next_target_seq();
+    for i in 0..n {
+        loop {
+            match c.send(b"D", |e| order(e, i)) {
+                Ok(()) => break,
+                Err(EngineError::Backpressure) if Instant::now() < deadline => {
+                    std::thread::yield_now()
+                }
+                Err(e) => panic!("order {i}: {e}"),
+            }
+        }
+    }
+    while c.next_target_seq() < start + n {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {n} reports",
+            c.next_target_seq() - start
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn a_spinning_io_thread_reading_directly_still_accepts_answers_and_notices_hang_ups() {
+    // The sessions run the built-in executor; the recorder only sees engine-wide events.
+    let (vapp, _vrx) = Recorder::new();
+    let mut a = acceptor("A", "VENUE", "C1", transient());
+    a.application = AppKind::Executor;
+    let mut b = acceptor("B", "VENUE", "C2", transient());
+    b.application = AppKind::Executor;
+    let mut settings = engine_settings();
+    settings.idle_strategy = IdleStrategy::BusySpin;
+    let mut venue = EngineBuilder::new(settings)
+        .listen_port(Some(0))
+        .application(vapp)
+        .session(a)
+        .session(b)
+        .start()
+        .unwrap();
+    let port = venue.listen_addr().unwrap().port();
+    let (capp, _crx) = Recorder::new();
+    let client = EngineBuilder::new(engine_settings())
+        .application(capp)
+        .session(initiator("C1", "C1", "VENUE", port, transient()))
+        .session(initiator("C2", "C2", "VENUE", port, transient()))
+        .start()
+        .unwrap();
+    let c1 = client.session("C1").unwrap();
+    let c2 = client.session("C2").unwrap();
+    // C1 first: the venue then reads one connection directly.
+    c2.disconnect_non_gracefully().unwrap();
+    c1.wait_for_state(SessionState::Established, WAIT).unwrap();
+    orders_are_answered(&c1, 300);
+    // A second connection arrives while the venue spins on direct reads of the first.
+    c2.connect(None, fix_engine::ConnectPhase::Reconnect)
+        .unwrap();
+    c2.wait_for_state(SessionState::Established, WAIT).unwrap();
+    orders_are_answered(&c2, 300);
+    orders_are_answered(&c1, 100);
+    // C2 hangs up without a Logout: the venue notices it (a direct read returns EOF).
+    c2.disconnect_non_gracefully().unwrap();
+    let vb = venue.session("B").unwrap();
+    let deadline = Instant::now() + WAIT;
+    while vb.state() == SessionState::Established {
+        assert!(
+            Instant::now() < deadline,
+            "the venue did not notice C2's hang-up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    // C1 logs out gracefully through the spinning venue.
+    c1.disconnect("done").unwrap();
+    c1.wait_for_state(SessionState::CorrectlyTerminated, WAIT)
+        .unwrap();
+    let v = venue.session("A").unwrap();
+    v.wait_for_state(SessionState::CorrectlyTerminated, WAIT)
+        .unwrap();
+    venue.stop();
+}
