@@ -534,7 +534,7 @@ impl RejectReason {
     ];
 
     /// The `SessionRejectReason <373>` value.
-    pub fn code(self) -> u32 {
+    pub const fn code(self) -> u32 {
         match self {
             Self::InvalidTagNumber => 0,
             Self::RequiredTagMissing => 1,
@@ -559,7 +559,7 @@ impl RejectReason {
     }
 
     /// The text QuickFIX puts in `Text <58>` of the Reject.
-    pub fn text(self) -> &'static str {
+    pub const fn text(self) -> &'static str {
         match self {
             Self::InvalidTagNumber => "Invalid tag number",
             Self::RequiredTagMissing => "Required tag missing",
