@@ -212,6 +212,22 @@ fn u32_digits(n: u32, out: &mut [u8; 10]) -> usize {
     u64_digits(u64::from(n), out)
 }
 
+/// Writes the body fields of `msg` (everything but [`crate::tags::is_envelope`] tags) into `enc`,
+/// sorted by tag, stable: the body order of an echo for a session without a dictionary.
+/// Allocates (a list of the fields); not for a hot path.
+pub fn write_body_sorted(msg: &[u8], enc: &mut Encoder<'_>) {
+    let mut body: Vec<(u32, &[u8])> = crate::MessageRef::new(msg)
+        .fields()
+        .map_while(Result::ok)
+        .filter(|f| !crate::tags::is_envelope(f.tag))
+        .map(|f| (f.tag, f.value))
+        .collect();
+    body.sort_by_key(|f| f.0);
+    for (t, v) in body {
+        enc.field(t, v);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -143,6 +143,50 @@ pub mod tags {
     pub const NEXT_EXPECTED_MSG_SEQ_NUM: u32 = 789;
     pub const APPL_VER_ID: u32 = 1128;
     pub const DEFAULT_APPL_VER_ID: u32 = 1137;
+
+    /// Whether `tag` belongs to the standard header of FIX 4.0 .. FIXT.1.1 other than 8, 9 and
+    /// 35: what a resend copies from the journaled message and what an echo leaves out of the
+    /// body.
+    pub const fn is_standard_header(tag: u32) -> bool {
+        matches!(
+            tag,
+            34 | 43
+                | 49
+                | 50
+                | 52
+                | 56
+                | 57
+                | 90
+                | 91
+                | 97
+                | 115
+                | 116
+                | 122
+                | 128
+                | 129
+                | 142
+                | 143
+                | 144
+                | 145
+                | 212
+                | 213
+                | 347
+                | 369
+                | 627
+                | 628
+                | 629
+                | 630
+                | 1128
+                | 1129
+                | 1156
+        )
+    }
+
+    /// Whether `tag` is part of a message's envelope (the standard header, with 8, 9 and 35, or
+    /// the trailer's CheckSum 10) rather than its body.
+    pub const fn is_envelope(tag: u32) -> bool {
+        matches!(tag, BEGIN_STRING | BODY_LENGTH | MSG_TYPE | CHECK_SUM) || is_standard_header(tag)
+    }
 }
 
 #[cfg(test)]

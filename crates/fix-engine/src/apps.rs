@@ -9,7 +9,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use fix_codec::{Encoder, MessageRef, Validator};
+use fix_codec::encode::write_body_sorted;
+use fix_codec::{MessageRef, Validator};
 use parking_lot::Mutex;
 
 use crate::app::{Application, Replies};
@@ -33,60 +34,6 @@ impl Application for NoneApp {
 
 fn at_least_42(b: BeginString) -> bool {
     !matches!(b, BeginString::Fix40 | BeginString::Fix41)
-}
-
-/// Header and trailer tags: not part of a body to echo.
-fn is_envelope_tag(tag: u32) -> bool {
-    matches!(
-        tag,
-        8 | 9
-            | 10
-            | 34
-            | 35
-            | 43
-            | 49
-            | 50
-            | 52
-            | 56
-            | 57
-            | 90
-            | 91
-            | 97
-            | 115
-            | 116
-            | 122
-            | 128
-            | 129
-            | 142
-            | 143
-            | 144
-            | 145
-            | 212
-            | 213
-            | 347
-            | 369
-            | 627
-            | 628
-            | 629
-            | 630
-            | 1128
-            | 1129
-            | 1156
-    )
-}
-
-/// Writes `msg`'s body fields sorted by tag (stable), for sessions without a dictionary.
-fn write_body_sorted(msg: &[u8], e: &mut Encoder<'_>) {
-    let mut body: Vec<(u32, &[u8])> = MessageRef::new(msg)
-        .fields()
-        .map_while(Result::ok)
-        .filter(|f| !is_envelope_tag(f.tag))
-        .map(|f| (f.tag, f.value))
-        .collect();
-    body.sort_by_key(|f| f.0);
-    for (t, v) in body {
-        e.field(t, v);
-    }
 }
 
 /// The QuickFIX acceptance-suite application: echoes `NewOrderSingle <D>` (and

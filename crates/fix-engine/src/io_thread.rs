@@ -708,34 +708,7 @@ impl IoThread {
         s: usize,
         f: impl FnOnce(&mut Session, &mut IoCtx<'_>) -> R,
     ) -> Option<R> {
-        let (r, outcome, failed) = {
-            let slot = self.slots.get_mut(s)?.as_mut()?;
-            let out = slot
-                .conn
-                .and_then(|c| self.conns[c].as_mut())
-                .filter(|c| matches!(c.kind, ConnKind::Attached { .. }))
-                .map(|c| &mut c.out);
-            let Slot {
-                session,
-                store,
-                app,
-                handle,
-                replies,
-                ..
-            } = slot;
-            let mut io = IoCtx {
-                out,
-                store: store.as_mut(),
-                app: app.as_ref(),
-                handle,
-                replies,
-                outcome: Outcome::default(),
-                sent_at: None,
-            };
-            let r = f(session, &mut io);
-            let failed = io.out.as_ref().and_then(|o| o.failed);
-            (r, io.outcome, failed)
-        };
+        let (r, outcome, failed) = self.call_plain(s, f)?;
         self.after_call(s, outcome, failed);
         Some(r)
     }

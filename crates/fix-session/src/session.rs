@@ -25,17 +25,6 @@ const ADMIN_HOLD_SLACK: usize = 64 << 10;
 /// Most extra header fields one message carries: those [`Session::send_app_with_header`] keeps,
 /// and those copied from a journaled message into its resend; more are dropped.
 pub const MAX_HEADER_FIELDS: usize = 24;
-/// Standard-header tags (FIX 4.0 .. FIXT.1.1) other than 8, 9, 35: what a resend copies from the
-/// journaled message and what the session's own messages may carry.
-const HEADER_TAGS: &[u32] = &[
-    34, 43, 49, 50, 52, 56, 57, 90, 91, 97, 115, 116, 122, 128, 129, 142, 143, 144, 145, 212, 213,
-    347, 369, 627, 628, 629, 630, 1128, 1129, 1156,
-];
-
-fn is_header_tag(tag: u32) -> bool {
-    HEADER_TAGS.contains(&tag)
-}
-
 fn is_admin_msg_type(t: &[u8]) -> bool {
     matches!(t, b"0" | b"1" | b"2" | b"3" | b"4" | b"5" | b"A")
 }
@@ -1727,7 +1716,7 @@ impl Session {
             if body_start.is_some() {
                 continue;
             }
-            if !is_header_tag(f.tag) {
+            if !tags::is_standard_header(f.tag) {
                 body_start = Some(f.offset);
                 continue;
             }

@@ -419,59 +419,8 @@ impl EchoApp {
     }
 }
 
-/// Header and trailer tags (not echoed as body).
-fn is_envelope_tag(tag: u32) -> bool {
-    matches!(
-        tag,
-        8 | 9
-            | 10
-            | 34
-            | 35
-            | 43
-            | 49
-            | 50
-            | 52
-            | 56
-            | 57
-            | 90
-            | 91
-            | 97
-            | 115
-            | 116
-            | 122
-            | 128
-            | 129
-            | 142
-            | 143
-            | 144
-            | 145
-            | 212
-            | 213
-            | 347
-            | 369
-            | 627
-            | 628
-            | 629
-            | 630
-            | 1128
-            | 1129
-            | 1156
-    )
-}
-
 /// Body fields of `msg`, sorted by tag (stable), written to `enc`.
-pub fn write_body_sorted(msg: &[u8], enc: &mut fix_codec::Encoder<'_>) {
-    let mut body: Vec<(u32, &[u8])> = MessageRef::new(msg)
-        .fields()
-        .map_while(Result::ok)
-        .filter(|f| !is_envelope_tag(f.tag))
-        .map(|f| (f.tag, f.value))
-        .collect();
-    body.sort_by_key(|f| f.0);
-    for (t, v) in body {
-        enc.field(t, v);
-    }
-}
+pub use fix_codec::encode::write_body_sorted;
 
 impl App for EchoApp {
     fn on_message(&mut self, session: &mut Session, msg: &[u8], now: Now, io: &mut Recorder) {
