@@ -577,11 +577,20 @@ class OrderSender : public FIX::Application {
   // handed to QuickFIX, write it, and leave without running any destructor (no Logout, no close
   // handshake beyond what the kernel does for a dying process).
   void abruptExit(const char* why) {
+    // Before stopping_: the main thread, released by it, must not go on to a graceful Logout.
+    aborting_.store(true, std::memory_order_release);
     std::string lines;
     {
       std::unique_lock<std::mutex> l(mu_);
       stopping_ = true;
       cv_.wait_for(l, std::chrono::seconds(2), [&] { return inSend_ == 0; });
+    }
+    // Reports of orders already sent are on their way: QuickFIX commits a report's number before
+    // fromApp records it, so exiting while one is in fromApp would lose it for good. No new order
+    // leaves now; let the answers in flight land (the counterparty answers in microseconds).
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    {
+      std::unique_lock<std::mutex> l(mu_);
       lines = summaryLocked(true);
       saveStateLocked();
     }
@@ -589,6 +598,9 @@ class OrderSender : public FIX::Application {
     emit(o_, lines);
     std::_Exit(EXIT_OK);
   }
+
+  // A signal is taking the process down without Logout (--on-term abrupt).
+  bool aborting() const { return aborting_.load(std::memory_order_acquire); }
 
   // --- results ---
 
@@ -730,6 +742,7 @@ class OrderSender : public FIX::Application {
   FIX::Session* session_ = nullptr;
   bool loggedOn_ = false;
   bool stopping_ = false;
+  std::atomic<bool> aborting_{false};
   long logons_ = 0;
   long logouts_ = 0;
   long nextId_ = 1;
@@ -817,6 +830,12 @@ int runInitiator(const Options& o, const FIX::SessionSettings& settings, const s
     std::fprintf(stdout, "throughput_send_secs=%.3f throughput_send_per_s=%.0f\n", secs,
                  secs > 0 ? n / secs : 0.0);
   }
+  // The signal thread is exiting without Logout: a graceful stop here would race it and send
+  // one (seen in CI: the acceptor then reset its numbers). Wait for its _Exit, bounded.
+  for (int i = 0; i < 100 && app.aborting(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (app.aborting()) std::_Exit(EXIT_TIMEOUT);
   bool timedOut = Clock::now() >= deadline;
 
   // QuickFIX sends the Logout from its connection thread's next timer tick (about a second).
