@@ -49,7 +49,9 @@ enum Filled {
     Nothing,
     /// Fewer bytes than the buffer had room for: the socket was empty at that instant, and the
     /// registration is edge-triggered (mio), so bytes arriving later raise a new event. Saves the
-    /// `read` that would only return `WouldBlock`: one syscall per message at low rates.
+    /// `read` that would only return `WouldBlock`: one syscall per message at low rates. Never
+    /// returned once the peer's FIN was reported ([`Conn::peer_closed`]): the end of the stream
+    /// raises no further event, so it must be read now.
     Drained,
     /// The buffer filled up: there may be more.
     More,
@@ -233,6 +235,9 @@ struct Conn {
     /// Listed in `IoThread::dirty`: has bytes queued for the next flush.
     dirty: bool,
     deadline: Option<MonoTime>,
+    /// The poller reported the peer's FIN or an error: read until the end, whatever a short
+    /// read suggests (data and FIN arriving together make one edge-triggered event).
+    peer_closed: bool,
 }
 
 struct Slot {
@@ -399,6 +404,11 @@ impl IoThread {
                 }
                 if ev.is_writable() {
                     self.on_writable(token.0);
+                }
+                if (ev.is_read_closed() || ev.is_error())
+                    && let Some(c) = self.conns.get_mut(token.0).and_then(Option::as_mut)
+                {
+                    c.peer_closed = true;
                 }
                 if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                     self.on_readable(token.0);
@@ -1137,6 +1147,7 @@ impl IoThread {
             out: Outbound::new(stream),
             writable,
             dirty: false,
+            peer_closed: false,
             deadline: None,
             received: 0,
         });
@@ -1348,7 +1359,7 @@ impl IoThread {
                 Ok(n) => {
                     c.rlen += n;
                     c.received += n as u64;
-                    return Ok(if n < room {
+                    return Ok(if n < room && !c.peer_closed {
                         Filled::Drained
                     } else {
                         Filled::More
@@ -1594,6 +1605,16 @@ impl IoThread {
 
     /// Attaches an accepted connection (Logon in its buffer) to an acceptor session.
     fn attach_acceptor(&mut self, s: usize, token: usize) {
+        let Some(old) = self.slots[s].as_ref().map(|slot| slot.conn) else {
+            self.close_conn(token);
+            return;
+        };
+        if let Some(old) = old {
+            // The counterparty may have reconnected after its old connection ended (a cut cable,
+            // a failover) before this thread read that end: read it now, so that a connection
+            // already closed is seen as closed and the new Logon is not refused for it.
+            self.on_readable(old);
+        }
         let Some(slot) = self.slots[s].as_mut() else {
             self.close_conn(token);
             return;
