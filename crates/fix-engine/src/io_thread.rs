@@ -17,6 +17,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::app::{Application, ConnectionEvent, Reply, ReplyQueue};
+use crate::clock::WallClock;
 use crate::config::IdleStrategy;
 use crate::engine::{EngineShared, RouteTarget};
 use crate::error::EngineError;
@@ -297,6 +298,11 @@ pub(crate) struct IoThread {
     framer: Framer,
     idle: Idle,
     shutting_down: bool,
+    /// This thread's clocks: one read per `Now`.
+    wall: WallClock,
+    /// The monotonic time at which the last `Send` command finished, while commands are being
+    /// drained: the next `Send` starts at it instead of reading the clock again.
+    send_clock: Option<MonoTime>,
 }
 
 fn interest(writable: bool) -> Interest {
@@ -317,7 +323,6 @@ impl IoThread {
     ) -> Self {
         Self {
             me,
-            engine,
             poll,
             rx,
             conns: Vec::new(),
@@ -336,11 +341,14 @@ impl IoThread {
             framer: Framer::new(Framer::DEFAULT_MAX_FRAME_LEN),
             idle: Idle::new(idle),
             shutting_down: false,
+            wall: WallClock::new(engine.clock),
+            send_clock: None,
+            engine,
         }
     }
 
     fn now(&self) -> Now {
-        self.engine.clock.now()
+        self.wall.now()
     }
 
     /// The event loop.
@@ -483,7 +491,7 @@ impl IoThread {
 
     fn until_next_timer(&self) -> Option<Duration> {
         let Reverse((t, _)) = self.timers.peek()?;
-        let now = self.engine.clock.mono();
+        let now = self.wall.mono();
         // Round up so that we never wake just before the deadline and spin.
         let nanos = t.since(now);
         Some(Duration::from_nanos(nanos) + Duration::from_micros(if nanos > 0 { 100 } else { 0 }))
@@ -497,11 +505,16 @@ impl IoThread {
         while n < COMMANDS_PER_ITERATION {
             let Ok(cmd) = self.rx.try_recv() else { break };
             n += 1;
+            if !matches!(cmd, Command::Send { .. }) {
+                // Only back-to-back sends share a clock read.
+                self.send_clock = None;
+            }
             self.command(cmd);
             if self.shutting_down {
                 break;
             }
         }
+        self.send_clock = None;
         n > 0
     }
 
@@ -627,7 +640,8 @@ impl IoThread {
         let Some(s) = self.slot_of(id) else {
             return;
         };
-        let now = self.now();
+        let start = self.send_clock.take().unwrap_or_else(|| self.wall.mono());
+        let now = self.wall.now_at(start);
         let OutMsg {
             msg_type,
             msg_type_len,
@@ -645,9 +659,13 @@ impl IoThread {
                 e.raw(fields);
             })
         });
+        let end = self.wall.mono();
+        self.send_clock = Some(end);
         if let Some(slot) = self.slots[s].as_mut() {
             match r {
-                Some(Ok(_)) => slot.stats.record_to_wire(elapsed_nanos(enqueued)),
+                Some(Ok(_)) => slot
+                    .stats
+                    .record_to_wire(end.since(self.wall.mono_of(enqueued))),
                 _ => {
                     slot.handle
                         .shared
@@ -724,8 +742,25 @@ impl IoThread {
     }
 
     fn after_call(&mut self, s: usize, outcome: Outcome, failed: Option<&'static str>) {
-        let now = self.now();
-        if !outcome.close && failed.is_none() {
+        self.after_call_at(s, outcome, failed, None);
+    }
+
+    /// [`IoThread::after_call`] with the time, when the caller has just read it: the clock is
+    /// read here only when something needs it (replies to send, a lost connection).
+    fn after_call_at(
+        &mut self,
+        s: usize,
+        outcome: Outcome,
+        failed: Option<&'static str>,
+        now: Option<Now>,
+    ) {
+        if !outcome.close
+            && failed.is_none()
+            && self.slots[s]
+                .as_ref()
+                .is_some_and(|slot| !slot.replies.is_empty())
+        {
+            let now = now.unwrap_or_else(|| self.now());
             self.send_replies(s, now);
         }
         let Some(slot) = self.slots[s].as_mut() else {
@@ -757,6 +792,7 @@ impl IoThread {
                 slot.conn = None;
                 self.remove_conn(token);
             }
+            let now = now.unwrap_or_else(|| self.now());
             self.lost(s, why, now);
             self.loop_after_call(s, &outcome);
             return;
@@ -1023,7 +1059,7 @@ impl IoThread {
 
     fn fire_timers(&mut self) -> bool {
         let mut worked = false;
-        let mono = self.engine.clock.mono();
+        let mono = self.wall.mono();
         // Bounded: each pop removes an entry; re-arming only pushes deadlines in the future.
         let mut budget = 4096;
         while budget > 0 {
@@ -1189,7 +1225,7 @@ impl IoThread {
     /// Graceful close: flush what is pending, send FIN, wait (bounded) for the counterparty's FIN
     /// so the socket never closes with unread data (which would send a reset).
     fn close_conn(&mut self, token: usize) {
-        let deadline = self.engine.clock.mono().add_nanos(dur_nanos(CLOSE_LINGER));
+        let deadline = self.wall.mono().add_nanos(dur_nanos(CLOSE_LINGER));
         let Some(c) = self.conns[token].as_mut() else {
             return;
         };
@@ -1427,12 +1463,14 @@ impl IoThread {
 
     /// Hands the connection's buffered bytes to its session.
     fn feed(&mut self, s: usize, token: usize) {
-        let now = self.now();
+        let mut now = self.now();
+        // One clock read per delivered message: it ends that message's inbound time, starts the
+        // next one's and dates the replies to it.
+        let mut t0 = now.mono;
         let mut off = 0;
         // Bounded: each round either consumes input or ends (the session yields once per
         // delivered message and stops when it needs more bytes).
         loop {
-            let t0 = Instant::now();
             let r = {
                 let Some(slot) = self.slots[s].as_mut() else {
                     return;
@@ -1466,15 +1504,18 @@ impl IoThread {
             };
             let (st, outcome, failed) = r;
             off += st.consumed;
-            if outcome.app_messages > 0
-                && let Some(slot) = self.slots[s].as_mut()
-            {
-                let per = elapsed_nanos(t0) / u64::from(outcome.app_messages);
-                for _ in 0..outcome.app_messages {
-                    slot.stats.record_inbound(per);
+            if outcome.app_messages > 0 {
+                let t1 = self.wall.mono();
+                now = self.wall.now_at(t1);
+                if let Some(slot) = self.slots[s].as_mut() {
+                    let per = t1.since(t0) / u64::from(outcome.app_messages);
+                    for _ in 0..outcome.app_messages {
+                        slot.stats.record_inbound(per);
+                    }
                 }
+                t0 = t1;
             }
-            self.after_call(s, outcome, failed);
+            self.after_call_at(s, outcome, failed, Some(now));
             if !self.is_attached(token, s) || !st.yielded {
                 break;
             }
@@ -1689,7 +1730,7 @@ impl IoThread {
                         if let Some(slot) = self.slots[s].as_mut() {
                             slot.conn = Some(token);
                         }
-                        let d = self.engine.clock.mono().add_nanos(dur_nanos(logon_timeout));
+                        let d = self.wall.mono().add_nanos(dur_nanos(logon_timeout));
                         self.set_conn_deadline(token, d);
                     }
                     None => {
@@ -1740,10 +1781,6 @@ impl IoThread {
             let _ = slot.store.sync();
         }
     }
-}
-
-fn elapsed_nanos(t: Instant) -> u64 {
-    u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
 pub(crate) fn dur_nanos(d: Duration) -> u64 {

@@ -59,6 +59,17 @@ pub trait MessageValidator: Send + Sync + std::fmt::Debug {
         self.validate(msg)?;
         Ok(fix_codec::HeaderFields::scan(msg))
     }
+
+    /// [`MessageValidator::validate_with_header`] of a frame whose `BodyLength <9>` and
+    /// `CheckSum <10>` a [`fix_codec::Framer`] has already verified (the session's own framer
+    /// does, for every frame it delivers): a validator may skip checking them again. The
+    /// default is `validate_with_header`.
+    fn validate_framed_with_header<'m>(
+        &self,
+        frame: &'m [u8],
+    ) -> Result<Option<fix_codec::HeaderFields<'m>>, Violation> {
+        self.validate_with_header(frame)
+    }
 }
 
 fn violation(e: fix_codec::ValidationError) -> Violation {
@@ -83,5 +94,13 @@ impl MessageValidator for fix_codec::Validator {
         msg: &'m [u8],
     ) -> Result<Option<fix_codec::HeaderFields<'m>>, Violation> {
         fix_codec::Validator::validate_with_header(self, msg).map_err(violation)
+    }
+
+    /// The same without verifying BodyLength and CheckSum a second time.
+    fn validate_framed_with_header<'m>(
+        &self,
+        frame: &'m [u8],
+    ) -> Result<Option<fix_codec::HeaderFields<'m>>, Violation> {
+        fix_codec::Validator::validate_framed_with_header(self, frame).map_err(violation)
     }
 }

@@ -787,7 +787,8 @@ impl Session {
         if self.cfg.validate_incoming
             && let Some(v) = &self.cfg.validator
         {
-            return match v.validate_with_header(frame) {
+            // Every frame here came from `self.framer`, which verified BodyLength and CheckSum.
+            return match v.validate_framed_with_header(frame) {
                 Ok(h) => h.map(Hdr::from),
                 // Rare: an invalid message is read a second time, for the Reject.
                 Err(e) => parse_header(frame).map(|h| Hdr { dict: Err(e), ..h }),
