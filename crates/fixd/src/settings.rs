@@ -6,8 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use fix_codec::{Dictionary, ValidationOptions, Validator};
+use std::time::Duration;
+
 use fix_engine::config::{
-    self, Config, Resolved, Role, SESSION_PREFIX, SessionSettings, StorageType,
+    self, Config, EndpointPolicy, EndpointSettings, Resolved, Role, SESSION_PREFIX, SeqNumReset,
+    SessionSettings, StorageType, Tries,
 };
 
 use crate::CommandError;
@@ -226,6 +229,98 @@ pub fn describe_session(s: &SessionSettings) -> String {
     out
 }
 
+/// A duration as a file would give it: whole seconds, else milliseconds.
+fn duration_text(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+fn tries_text(t: Tries) -> String {
+    match t {
+        Tries::Unlimited => "-1".to_owned(),
+        Tries::Limited(n) => n.to_string(),
+    }
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b { "Y" } else { "N" }
+}
+
+/// The connection keys of one initiator endpoint, as a properties file spells them.
+fn describe_endpoint(out: &mut String, e: &EndpointSettings) {
+    let r = &e.reconnect;
+    let _ = write!(
+        out,
+        " ForcedReconnect={} ReconnectMaxTries={} ReconnectInterval={} LogonTimeout={} \
+         ForceSeqNumReset={} EnableAutoSwitchToBackupConnection={} \
+         EnableCyclicSwitchBackupConnection={} tries-before-switch={}",
+        yes_no(r.forced),
+        tries_text(r.max_tries),
+        duration_text(r.interval),
+        duration_text(e.logon_timeout),
+        match e.force_seq_num_reset {
+            SeqNumReset::Never => 0,
+            SeqNumReset::FirstLogon => 1,
+            SeqNumReset::EveryLogon => 2,
+        },
+        yes_no(e.auto_switch),
+        yes_no(e.cyclic_switch),
+        tries_text(e.tries_before_switch()),
+    );
+}
+
+/// The lines under a session's line in `fixd check-config`: the effective timing, resend and
+/// reconnection values (defaults included), so an operator sees what the engine will do without
+/// reading the defaults up in the documentation.
+pub fn describe_session_details(s: &SessionSettings) -> String {
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "  timing: LogonTimeout={} LogoutTimeout={} ResendRequestTimeout={} ResendBatch={} \
+         MaxHeldBytes={} MaxMessageSize={} IntradayLogoutTolerance={}",
+        duration_text(s.primary.logon_timeout),
+        duration_text(s.logout_timeout),
+        match s.resend_request_timeout {
+            None => "2xHeartBtInt".to_owned(),
+            Some(Duration::ZERO) => "off".to_owned(),
+            Some(d) => duration_text(d),
+        },
+        s.resend_batch,
+        s.max_held_bytes,
+        s.max_message_size,
+        yes_no(s.intraday_logout_tolerance),
+    );
+    if s.role == Role::Initiator {
+        let _ = write!(
+            out,
+            "\n  connect: EndpointPolicy={} MaxConnectAttempts={}",
+            match s.endpoint_policy {
+                EndpointPolicy::Priority => "priority",
+                EndpointPolicy::RoundRobin => "round-robin",
+            },
+            tries_text(s.max_connect_attempts)
+        );
+        let _ = write!(out, "\n  primary {}:", s.primary.address());
+        describe_endpoint(&mut out, &s.primary);
+        for (i, b) in s.backups.iter().enumerate() {
+            let _ = write!(
+                out,
+                "\n  backup.{} {} {}->{} HeartBtInt={}s:",
+                i + 1,
+                b.address(),
+                b.ids.sender_comp_id,
+                b.ids.target_comp_id,
+                b.heart_bt_int
+            );
+            describe_endpoint(&mut out, b);
+        }
+    }
+    out
+}
+
 /// The whole `fixd check-config` report.
 pub fn describe(loaded: &Loaded) -> String {
     let r = &loaded.resolved;
@@ -251,9 +346,11 @@ pub fn describe(loaded: &Loaded) -> String {
     );
     for s in &r.sessions {
         let _ = writeln!(out, "session {}", describe_session(s));
+        let _ = writeln!(out, "{}", describe_session_details(s));
     }
     for s in &r.deferred {
         let _ = writeln!(out, "deferred {}", describe_session(s));
+        let _ = writeln!(out, "{}", describe_session_details(s));
     }
     out
 }

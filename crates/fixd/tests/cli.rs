@@ -91,7 +91,10 @@ fn check_config_prints_the_resolved_sessions() {
              FixLayer.FixEngine.Session.INI.SenderCompID = ME\n\
              FixLayer.FixEngine.Session.INI.TargetCompID = THEM\n\
              FixLayer.FixEngine.Session.INI.Host = 127.0.0.1\n\
-             FixLayer.FixEngine.Session.INI.Port = 9871\n",
+             FixLayer.FixEngine.Session.INI.Port = 9871\n\
+             FixLayer.FixEngine.Session.INI.EnableAutoSwitchToBackupConnection = true\n\
+             FixLayer.FixEngine.Session.INI.Backup.Host = 127.0.0.1\n\
+             FixLayer.FixEngine.Session.INI.Backup.Port = 9872\n",
             dict.display()
         ),
     );
@@ -113,10 +116,41 @@ fn check_config_prints_the_resolved_sessions() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("session INI initiator FIX.4.2 ME->THEM connect=127.0.0.1:9871 app=none"),
+        stdout.contains(
+            "session INI initiator FIX.4.2 ME->THEM connect=127.0.0.1:9871 \
+             backup=127.0.0.1:9872 app=none"
+        ),
         "{stdout}"
     );
     assert!(stdout.contains("ListenPort=9870"), "{stdout}");
+    // The effective values under each session, defaults included.
+    assert!(
+        stdout.contains(
+            "  timing: LogonTimeout=10s LogoutTimeout=5s ResendRequestTimeout=2xHeartBtInt \
+             ResendBatch=1024 MaxHeldBytes=1048576"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "  primary 127.0.0.1:9871: ForcedReconnect=N ReconnectMaxTries=3 \
+             ReconnectInterval=5s LogonTimeout=10s ForceSeqNumReset=0 \
+             EnableAutoSwitchToBackupConnection=Y EnableCyclicSwitchBackupConnection=N"
+        ),
+        "{stdout}"
+    );
+    // The backup's own values: not inherited from the session, as the vendor documents.
+    assert!(
+        stdout.contains(
+            "  backup.1 127.0.0.1:9872 ME->THEM HeartBtInt=7s: ForcedReconnect=N \
+             ReconnectMaxTries=3"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  connect: EndpointPolicy=priority MaxConnectAttempts=-1"),
+        "{stdout}"
+    );
 }
 
 #[test]
