@@ -144,14 +144,13 @@ impl Application for ExecutorApp {
             begin,
             BeginString::Fix40 | BeginString::Fix41 | BeginString::Fix42
         );
-        let cl = msg.get(11).unwrap_or(b"");
-        let symbol = msg.get(55).unwrap_or(b"");
-        let side = msg.get(54).unwrap_or(b"1");
-        let qty = msg.get(38).unwrap_or(b"0");
+        let [cl, symbol, side, qty, poss_dup] = msg.get_many([11, 55, 54, 38, 43]);
+        let (cl, symbol) = (cl.unwrap_or(b""), symbol.unwrap_or(b""));
+        let (side, qty) = (side.unwrap_or(b"1"), qty.unwrap_or(b"0"));
         let mut ids = [0u8; 24];
         // A PossDup order may have been answered before a crash (its number was not yet
         // committed): the answer is flagged PossResend, so the client dedupes it by ClOrdID.
-        let poss_resend: &[(u32, &[u8])] = if msg.get(43) == Some(b"Y") {
+        let poss_resend: &[(u32, &[u8])] = if poss_dup == Some(b"Y") {
             &[(97, b"Y")]
         } else {
             &[]
