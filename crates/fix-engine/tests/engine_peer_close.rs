@@ -103,42 +103,11 @@ impl Venue {
 }
 
 fn logon(seq: u64) -> Vec<u8> {
-    logon_as("CLI", seq)
-}
-
-fn logon_as(sender: &str, seq: u64) -> Vec<u8> {
-    fix_msg(
-        "FIX.4.4",
-        &[
-            (35, "A"),
-            (34, &seq.to_string()),
-            (49, sender),
-            (52, &now()),
-            (56, "VENUE"),
-            (98, "0"),
-            (108, "30"),
-        ],
-    )
+    raw_logon("CLI", "VENUE", seq, "30")
 }
 
 fn order(seq: u64, clordid: &str) -> Vec<u8> {
-    fix_msg(
-        "FIX.4.4",
-        &[
-            (35, "D"),
-            (34, &seq.to_string()),
-            (49, "CLI"),
-            (52, &now()),
-            (56, "VENUE"),
-            (11, clordid),
-            (21, "1"),
-            (38, "100"),
-            (40, "1"),
-            (54, "1"),
-            (55, "X"),
-            (60, &now()),
-        ],
-    )
+    raw_order("CLI", "VENUE", seq, clordid)
 }
 
 /// Connects and logs on as `CLI` with `seq`; returns the socket once the venue answered.
@@ -151,7 +120,7 @@ fn logged_on_as(port: u16, sender: &str, seq: u64) -> TcpStream {
     s.set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
     s.set_nodelay(true).unwrap();
-    s.write_all(&logon_as(sender, seq)).unwrap();
+    s.write_all(&raw_logon(sender, "VENUE", seq, "30")).unwrap();
     let mut buf = Vec::new();
     let reply = read_msg(&mut s, &mut buf, WAIT).expect("a Logon reply");
     assert_eq!(field(&reply, 35).as_deref(), Some("A"), "{reply:?}");

@@ -13,38 +13,11 @@ use engine_support::*;
 use fix_engine::{EngineBuilder, SessionState};
 
 fn logon(sender: &str, target: &str, seq: u64, hb: &str) -> Vec<u8> {
-    fix_msg(
-        "FIX.4.4",
-        &[
-            (35, "A"),
-            (34, &seq.to_string()),
-            (49, sender),
-            (52, &now()),
-            (56, target),
-            (98, "0"),
-            (108, hb),
-        ],
-    )
+    raw_logon(sender, target, seq, hb)
 }
 
 fn app_msg(seq: u64, clordid: &str) -> Vec<u8> {
-    fix_msg(
-        "FIX.4.4",
-        &[
-            (35, "D"),
-            (34, &seq.to_string()),
-            (49, "CLI"),
-            (52, &now()),
-            (56, "VENUE"),
-            (11, clordid),
-            (21, "1"),
-            (38, "100"),
-            (40, "1"),
-            (54, "1"),
-            (55, "X"),
-            (60, &now()),
-        ],
-    )
+    raw_order("CLI", "VENUE", seq, clordid)
 }
 
 fn connect(port: u16) -> TcpStream {

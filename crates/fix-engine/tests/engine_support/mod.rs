@@ -203,6 +203,44 @@ pub fn fix_msg(begin: &str, fields: &[(u32, &str)]) -> Vec<u8> {
     m
 }
 
+/// A FIX.4.4 Logon from `sender` to `target` with `MsgSeqNum <34>` `seq` and `HeartBtInt <108>`
+/// `hb` (text, so that tests can send bad values).
+pub fn raw_logon(sender: &str, target: &str, seq: u64, hb: &str) -> Vec<u8> {
+    fix_msg(
+        "FIX.4.4",
+        &[
+            (35, "A"),
+            (34, &seq.to_string()),
+            (49, sender),
+            (52, &now()),
+            (56, target),
+            (98, "0"),
+            (108, hb),
+        ],
+    )
+}
+
+/// A FIX.4.4 `NewOrderSingle` from `sender` to `target` with `ClOrdID <11>` `clordid`.
+pub fn raw_order(sender: &str, target: &str, seq: u64, clordid: &str) -> Vec<u8> {
+    fix_msg(
+        "FIX.4.4",
+        &[
+            (35, "D"),
+            (34, &seq.to_string()),
+            (49, sender),
+            (52, &now()),
+            (56, target),
+            (11, clordid),
+            (21, "1"),
+            (38, "100"),
+            (40, "1"),
+            (54, "1"),
+            (55, "X"),
+            (60, &now()),
+        ],
+    )
+}
+
 /// The current UTC time as a `SendingTime <52>` value, whole seconds (the engine checks its
 /// accuracy against its own clock).
 pub fn now() -> String {
