@@ -449,20 +449,25 @@ impl Session {
         if !hold && !io.can_send() {
             return Err(SendError::BackPressure);
         }
-        let mut extra: [(u32, &[u8]); MAX_HEADER_FIELDS] = [(0, b""); MAX_HEADER_FIELDS];
-        let mut n_extra = 0;
-        for &(t, v) in header {
-            let own = matches!(t, 8 | 9 | 10 | 34 | 35 | 43 | 49 | 52 | 56 | 122);
-            if !own && n_extra < MAX_HEADER_FIELDS {
-                extra[n_extra] = (t, v);
-                n_extra += 1;
-            }
-        }
         let seq = self.next_sender;
         let mut e = self.enc.encoder(self.cfg.begin_string.as_bytes(), msg_type);
         let mut args = HeaderArgs::new(seq, now.utc);
-        args.extra = &extra[..n_extra];
-        write_header(&mut e, &self.cfg, &mut self.ts, self.precision, args);
+        if header.is_empty() {
+            // The common case skips the scratch array's initialisation.
+            write_header(&mut e, &self.cfg, &mut self.ts, self.precision, args);
+        } else {
+            let mut extra: [(u32, &[u8]); MAX_HEADER_FIELDS] = [(0, b""); MAX_HEADER_FIELDS];
+            let mut n_extra = 0;
+            for &(t, v) in header {
+                let own = matches!(t, 8 | 9 | 10 | 34 | 35 | 43 | 49 | 52 | 56 | 122);
+                if !own && n_extra < MAX_HEADER_FIELDS {
+                    extra[n_extra] = (t, v);
+                    n_extra += 1;
+                }
+            }
+            args.extra = &extra[..n_extra];
+            write_header(&mut e, &self.cfg, &mut self.ts, self.precision, args);
+        }
         body(&mut e);
         let bytes = e.finish();
         if hold && self.conn.held.len() + bytes.len() > self.cfg.max_held_bytes {
@@ -1876,9 +1881,7 @@ fn write_header(
     };
     let mut seq_digits = [0u8; 20];
     let seq = u64_text(args.seq, &mut seq_digits);
-    // Fixed-size, sorted on the stack: no allocation per message.
-    let mut fields: [(u32, &[u8]); MAX_HEADER_FIELDS + 12] = [(0, b""); MAX_HEADER_FIELDS + 12];
-    let mut k = 0;
+    // In ascending tag order, as they go on the wire.
     let own: [(u32, Option<&[u8]>); 10] = [
         (tags::MSG_SEQ_NUM, Some(seq)),
         (tags::POSS_DUP_FLAG, orig.map(|_| &b"Y"[..])),
@@ -1903,6 +1906,19 @@ fn write_header(
             cfg.target_location_id.as_deref().map(str::as_bytes),
         ),
     ];
+    debug_assert!(own.is_sorted_by_key(|f| f.0));
+    if args.extra.is_empty() {
+        // The common case: nothing to merge, so no sort.
+        for (t, v) in own {
+            if let Some(v) = v {
+                e.field(t, v);
+            }
+        }
+        return;
+    }
+    // Fixed-size, sorted on the stack: no allocation per message.
+    let mut fields: [(u32, &[u8]); MAX_HEADER_FIELDS + 12] = [(0, b""); MAX_HEADER_FIELDS + 12];
+    let mut k = 0;
     for (t, v) in own {
         if let Some(v) = v {
             fields[k] = (t, v);
