@@ -340,21 +340,7 @@ pub(crate) fn encode_body(
 ) {
     let mut e = enc.encoder(b"X", msg_type);
     body(&mut e);
-    let full = e.finish();
-    // 8=, 9= and 35= values never contain SOH (msg_type is checked), so the third SOH ends them.
-    let mut sohs = 0;
-    let mut start = full.len();
-    for (i, &b) in full.iter().enumerate() {
-        if b == fix_codec::SOH {
-            sohs += 1;
-            if sohs == 3 {
-                start = i + 1;
-                break;
-            }
-        }
-    }
-    let end = full.len().saturating_sub(7).max(start); // "10=NNN" SOH
-    out.extend_from_slice(&full[start..end]);
+    out.extend_from_slice(e.fields_after_msg_type());
 }
 
 /// Decimal digits of `n` into `out`; returns how many.
