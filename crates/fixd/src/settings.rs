@@ -9,8 +9,7 @@ use fix_codec::{Dictionary, ValidationOptions, Validator};
 use std::time::Duration;
 
 use fix_engine::config::{
-    self, Config, EndpointPolicy, EndpointSettings, Resolved, Role, SESSION_PREFIX, SeqNumReset,
-    SessionSettings, StorageType, Tries,
+    self, Config, EndpointSettings, Resolved, Role, SESSION_PREFIX, SessionSettings, StorageType,
 };
 
 use crate::CommandError;
@@ -238,13 +237,6 @@ fn duration_text(d: Duration) -> String {
     }
 }
 
-fn tries_text(t: Tries) -> String {
-    match t {
-        Tries::Unlimited => "-1".to_owned(),
-        Tries::Limited(n) => n.to_string(),
-    }
-}
-
 fn yes_no(b: bool) -> &'static str {
     if b { "Y" } else { "N" }
 }
@@ -258,17 +250,13 @@ fn describe_endpoint(out: &mut String, e: &EndpointSettings) {
          ForceSeqNumReset={} EnableAutoSwitchToBackupConnection={} \
          EnableCyclicSwitchBackupConnection={} tries-before-switch={}",
         yes_no(r.forced),
-        tries_text(r.max_tries),
+        r.max_tries,
         duration_text(r.interval),
         duration_text(e.logon_timeout),
-        match e.force_seq_num_reset {
-            SeqNumReset::Never => 0,
-            SeqNumReset::FirstLogon => 1,
-            SeqNumReset::EveryLogon => 2,
-        },
+        e.force_seq_num_reset,
         yes_no(e.auto_switch),
         yes_no(e.cyclic_switch),
-        tries_text(e.tries_before_switch()),
+        e.tries_before_switch(),
     );
 }
 
@@ -297,11 +285,7 @@ pub fn describe_session_details(s: &SessionSettings) -> String {
         let _ = write!(
             out,
             "\n  connect: EndpointPolicy={} MaxConnectAttempts={}",
-            match s.endpoint_policy {
-                EndpointPolicy::Priority => "priority",
-                EndpointPolicy::RoundRobin => "round-robin",
-            },
-            tries_text(s.max_connect_attempts)
+            s.endpoint_policy, s.max_connect_attempts
         );
         let _ = write!(out, "\n  primary {}:", s.primary.address());
         describe_endpoint(&mut out, &s.primary);

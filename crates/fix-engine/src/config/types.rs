@@ -180,6 +180,17 @@ impl SeqNumReset {
     }
 }
 
+/// As a properties file spells it: `0` / `1` / `2` (what [`SeqNumReset::parse`] reads back).
+impl fmt::Display for SeqNumReset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Never => "0",
+            Self::FirstLogon => "1",
+            Self::EveryLogon => "2",
+        })
+    }
+}
+
 /// How an I/O thread waits when it has no work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum IdleStrategy {
@@ -303,6 +314,17 @@ impl EndpointPolicy {
     }
 }
 
+/// As a properties file spells it: `priority` / `round-robin` (what [`EndpointPolicy::parse`]
+/// reads back).
+impl fmt::Display for EndpointPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Priority => "priority",
+            Self::RoundRobin => "round-robin",
+        })
+    }
+}
+
 /// A number of attempts that may be unlimited (`-1` in properties files).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Tries {
@@ -355,5 +377,27 @@ pub fn parse_bool(s: &str) -> Option<bool> {
         Some(false)
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_is_what_parse_reads_back() {
+        for v in [
+            SeqNumReset::Never,
+            SeqNumReset::FirstLogon,
+            SeqNumReset::EveryLogon,
+        ] {
+            assert_eq!(SeqNumReset::parse(&v.to_string()), Some(v));
+        }
+        for v in [EndpointPolicy::Priority, EndpointPolicy::RoundRobin] {
+            assert_eq!(EndpointPolicy::parse(&v.to_string()), Some(v));
+        }
+        for v in [Tries::Unlimited, Tries::Limited(0), Tries::Limited(7)] {
+            assert_eq!(Tries::parse(&v.to_string()), Some(v));
+        }
     }
 }
