@@ -537,22 +537,23 @@ impl Journal {
     ) -> Result<(Self, JournalRecovery), StoreError> {
         let dir = generation_dir(store_dir, generation);
         let mut rec = JournalRecovery::default();
+        // What a store without a valid segment opens as (created again at the first append).
+        let empty = || {
+            Self::empty(
+                store_dir,
+                generation,
+                segment_size,
+                index_entries,
+                sync_each,
+                Arc::clone(&shared),
+            )
+        };
 
         // Segment numbers present, sorted.
         let mut numbers: Vec<u32> = Vec::new();
         let rd = match fs::read_dir(&dir) {
             Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let j = Self::empty(
-                    store_dir,
-                    generation,
-                    segment_size,
-                    index_entries,
-                    sync_each,
-                    shared,
-                );
-                return Ok((j, rec));
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((empty(), rec)),
             Err(e) => return Err(StoreError::io("read_dir", &dir, e)),
         };
         for entry in rd {
@@ -600,17 +601,8 @@ impl Journal {
             rec.segments_discarded += 1;
         }
         let Some(end) = end else {
-            // No valid segment (a creation interrupted by a crash): an empty journal, created
-            // again at the first append.
-            let j = Self::empty(
-                store_dir,
-                generation,
-                segment_size,
-                index_entries,
-                sync_each,
-                shared,
-            );
-            return Ok((j, rec));
+            // No valid segment (a creation interrupted by a crash).
+            return Ok((empty(), rec));
         };
         rec.records = end.records;
         rec.tail_bytes_zeroed = zero_tail(&segments[end.seg_idx].map, end.off);
