@@ -175,22 +175,7 @@ fn disconnects_stop_a_pending_tcp_connect_and_connect_starts_again() {
         if let Some(n) = syn_sent_becomes(port, 1, WAIT) {
             assert_eq!(n, 1, "graceful={graceful}: the connect is not pending");
         }
-        let t = Instant::now();
-        if graceful {
-            h.disconnect("bye").unwrap();
-        } else {
-            h.disconnect_non_gracefully().unwrap();
-        }
-        assert_eq!(
-            h.wait_terminated(PROMPT).unwrap(),
-            SessionState::NonGracefullyTerminated,
-            "graceful={graceful}"
-        );
-        assert!(
-            t.elapsed() < PROMPT,
-            "graceful={graceful}: {:?}",
-            t.elapsed()
-        );
+        disconnect_promptly(&h, graceful, &format!("graceful={graceful}"));
         let later = drain_for(&rx, QUIET);
         assert!(
             !later.iter().any(is_attempt),
@@ -250,6 +235,23 @@ fn disconnects_stop_a_pending_tcp_connect_and_connect_starts_again() {
     }
 }
 
+/// Disconnects (gracefully or not) and checks that the session ends NON_GRACEFULLY_TERMINATED
+/// (no Logon exchange happened to end correctly) within [`PROMPT`].
+fn disconnect_promptly(h: &fix_engine::SessionHandle, graceful: bool, what: &str) {
+    let t = Instant::now();
+    if graceful {
+        h.disconnect("bye").unwrap();
+    } else {
+        h.disconnect_non_gracefully().unwrap();
+    }
+    assert_eq!(
+        h.wait_terminated(PROMPT).unwrap(),
+        SessionState::NonGracefullyTerminated,
+        "{what}"
+    );
+    assert!(t.elapsed() < PROMPT, "{what}: {:?}", t.elapsed());
+}
+
 #[test]
 fn disconnects_stop_the_wait_between_attempts_and_connect_starts_again() {
     let v = Venue::start(vec![acceptor_settings("ACC", "VENUE", "CLIENT")]);
@@ -267,18 +269,7 @@ fn disconnects_stop_the_wait_between_attempts_and_connect_starts_again() {
                 matches!(e, Ev::State(_, SessionState::Reconnect))
             });
             assert_eq!(h.state(), SessionState::Reconnect, "{what}");
-            let t = Instant::now();
-            if graceful {
-                h.disconnect("bye").unwrap();
-            } else {
-                h.disconnect_non_gracefully().unwrap();
-            }
-            assert_eq!(
-                h.wait_terminated(PROMPT).unwrap(),
-                SessionState::NonGracefullyTerminated,
-                "{what}"
-            );
-            assert!(t.elapsed() < PROMPT, "{what}: {:?}", t.elapsed());
+            disconnect_promptly(&h, graceful, &what);
             // The server comes back: nobody connects.
             p.set_mode(Mode::Forward).unwrap();
             let later = drain_for(&rx, QUIET);
