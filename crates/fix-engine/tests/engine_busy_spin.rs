@@ -104,3 +104,108 @@ fn a_spinning_io_thread_reading_directly_still_accepts_answers_and_notices_hang_
         .unwrap();
     venue.stop();
 }
+
+/// A venue that busy-spins with one executor session per name, listening on loopback.
+fn spinning_venue(names: &[(&str, &str)]) -> fix_engine::Engine {
+    let (vapp, _vrx) = Recorder::new();
+    let mut settings = engine_settings();
+    settings.idle_strategy = IdleStrategy::BusySpin;
+    let mut b = EngineBuilder::new(settings)
+        .listen_port(Some(0))
+        .application(vapp);
+    for (name, theirs) in names {
+        let mut s = acceptor(name, "VENUE", theirs, transient());
+        s.application = AppKind::Executor;
+        b = b.session(s);
+    }
+    b.start().unwrap()
+}
+
+#[test]
+fn a_spinning_venue_keeps_answering_a_directly_read_connection_when_more_connections_arrive() {
+    // One connection is read directly (and out of the poller); four more make five, beyond the
+    // direct reads' limit: the first must be back in the poller, and every session answered.
+    let names = [
+        ("A1", "C1"),
+        ("A2", "C2"),
+        ("A3", "C3"),
+        ("A4", "C4"),
+        ("A5", "C5"),
+    ];
+    let mut venue = spinning_venue(&names);
+    let port = venue.listen_addr().unwrap().port();
+    let (capp, _crx) = Recorder::new();
+    let mut b = EngineBuilder::new(engine_settings()).application(capp);
+    for (_, c) in &names {
+        b = b.session(initiator(c, c, "VENUE", port, transient()));
+    }
+    let client = b.start().unwrap();
+    let handles: Vec<SessionHandle> = names
+        .iter()
+        .map(|(_, c)| client.session(c).unwrap())
+        .collect();
+    for h in &handles[1..] {
+        h.disconnect_non_gracefully().unwrap();
+    }
+    handles[0]
+        .wait_for_state(SessionState::Established, WAIT)
+        .unwrap();
+    orders_are_answered(&handles[0], 200);
+    for h in &handles[1..] {
+        h.connect(None, fix_engine::ConnectPhase::Reconnect)
+            .unwrap();
+        h.wait_for_state(SessionState::Established, WAIT).unwrap();
+    }
+    for h in &handles {
+        orders_are_answered(h, 200);
+    }
+    // Back to one: the survivor is read directly again and still answered.
+    for h in &handles[1..] {
+        h.disconnect("done").unwrap();
+        h.wait_for_state(SessionState::CorrectlyTerminated, WAIT)
+            .unwrap();
+    }
+    orders_are_answered(&handles[0], 200);
+    venue.stop();
+}
+
+#[test]
+fn a_spinning_venue_whose_reader_stalls_delivers_every_report_once_it_reads_again() {
+    // The counterparty sends orders without reading: the venue's socket fills, so its directly
+    // read connection needs the poller again to learn when it may write.
+    use std::io::Write;
+    const ORDERS: u64 = 40_000;
+    let mut venue = spinning_venue(&[("A", "C")]);
+    let port = venue.listen_addr().unwrap().port();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_millis(50)))
+        .unwrap();
+    s.write_all(&raw_logon("C", "VENUE", 1, "30")).unwrap();
+    let mut buf = Vec::new();
+    let logon = read_msg(&mut s, &mut buf, WAIT).expect("logon answer");
+    assert_eq!(field(&logon, 35).as_deref(), Some("A"));
+    let mut w = s.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        for i in 0..ORDERS {
+            w.write_all(&raw_order("C", "VENUE", i + 2, &format!("O{i}")))
+                .unwrap();
+        }
+    });
+    // Let the reports pile up until the venue cannot write.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let deadline = Instant::now() + WAIT;
+    let mut reports = 0;
+    while reports < ORDERS {
+        assert!(
+            Instant::now() < deadline,
+            "{reports} of {ORDERS} execution reports"
+        );
+        if let Some(m) = read_msg(&mut s, &mut buf, WAIT) {
+            assert_eq!(field(&m, 35).as_deref(), Some("8"), "{m:?}");
+            assert_eq!(field(&m, 11), Some(format!("O{reports}")));
+            reports += 1;
+        }
+    }
+    writer.join().unwrap();
+    venue.stop();
+}
