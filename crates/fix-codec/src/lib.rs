@@ -20,7 +20,7 @@ pub use dict::{
     DictError, Dictionary, FieldType, RejectReason, ValidationError, ValidationOptions, Validator,
 };
 pub use encode::{EncodeBuffer, Encoder};
-pub use field::{Field, FieldError, FieldIter, MessageRef};
+pub use field::{FIELD_INDEX_CAPACITY, Field, FieldError, FieldIndex, FieldIter, MessageRef};
 pub use frame::{FrameError, FrameStatus, Framer};
 pub use header::HeaderFields;
 pub use time::{TimePrecision, UtcTimestamp};

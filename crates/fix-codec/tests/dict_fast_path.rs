@@ -10,7 +10,7 @@ mod dict_util;
 mod prop_util;
 
 use dict_util::{dict, msg, t};
-use fix_codec::{ValidationOptions, Validator};
+use fix_codec::{FieldIndex, MessageRef, ValidationOptions, Validator};
 use proptest::prelude::*;
 use std::sync::Arc;
 
@@ -201,7 +201,33 @@ fn same_verdicts(v: &Validator, unframed: &Validator, m: &[u8]) -> Result<(), Te
         unframed.validate_reference(m),
         "validate_framed"
     );
+    same_lookups(unframed, m)?;
     Ok(())
+}
+
+/// The indexing validation gives the verdict and header of the plain one, and an index whose
+/// lookups find what a scan of the bytes finds. Returns whether the message was indexed.
+fn same_lookups(unframed: &Validator, m: &[u8]) -> Result<bool, TestCaseError> {
+    let mut index = FieldIndex::new();
+    let indexed = unframed.validate_framed_indexed(m, &mut index);
+    prop_assert_eq!(
+        &indexed,
+        &unframed.validate_framed_with_header(m),
+        "verdict"
+    );
+    if indexed.is_err() {
+        prop_assert!(!index.describes(m), "an invalid message left an index");
+    }
+    let with = MessageRef::with_index(m, &index);
+    let scan = MessageRef::new(m);
+    let mut tags: Vec<u32> = scan.fields().map_while(Result::ok).map(|f| f.tag).collect();
+    tags.extend([9999, 1, 43]);
+    for &t in &tags {
+        prop_assert_eq!(with.get(t), scan.get(t), "tag {}", t);
+    }
+    let many = [11, 55, 54, 38, 43, 35, 10];
+    prop_assert_eq!(with.get_many(many), scan.get_many(many));
+    Ok(with.is_indexed())
 }
 
 #[test]
@@ -213,6 +239,12 @@ fn valid_bases_pass_both_ways() {
                 assert_eq!(v.validate_reference(&m), Ok(()), "{pairing} {body}");
                 assert_eq!(v.validate(&m), Ok(()), "{pairing} {body}");
                 assert_eq!(unframed.validate_framed(&m), Ok(()), "{pairing} {body}");
+                // Repeating groups and data fields are the general algorithm's: not indexed.
+                let general = ["453=", "78=", "627=", "95=", "93="]
+                    .iter()
+                    .any(|t| body.contains(t));
+                let indexed = same_lookups(&unframed, &m).unwrap();
+                assert_eq!(indexed, !general, "{pairing} {body}");
             }
         }
     }

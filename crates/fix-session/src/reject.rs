@@ -70,6 +70,19 @@ pub trait MessageValidator: Send + Sync + std::fmt::Debug {
     ) -> Result<Option<fix_codec::HeaderFields<'m>>, Violation> {
         self.validate_with_header(frame)
     }
+
+    /// [`MessageValidator::validate_framed_with_header`] that may also record where each field
+    /// lies in `index`, so that the application's lookups in the delivered message scan the
+    /// index instead of the bytes ([`fix_codec::MessageRef::with_index`]). The default leaves
+    /// the index describing nothing.
+    fn validate_framed_indexed<'m>(
+        &self,
+        frame: &'m [u8],
+        index: &mut fix_codec::FieldIndex,
+    ) -> Result<Option<fix_codec::HeaderFields<'m>>, Violation> {
+        index.clear();
+        self.validate_framed_with_header(frame)
+    }
 }
 
 fn violation(e: fix_codec::ValidationError) -> Violation {
@@ -102,5 +115,14 @@ impl MessageValidator for fix_codec::Validator {
         frame: &'m [u8],
     ) -> Result<Option<fix_codec::HeaderFields<'m>>, Violation> {
         fix_codec::Validator::validate_framed_with_header(self, frame).map_err(violation)
+    }
+
+    /// The same, recording the fields in `index` when the fast path proves the message valid.
+    fn validate_framed_indexed<'m>(
+        &self,
+        frame: &'m [u8],
+        index: &mut fix_codec::FieldIndex,
+    ) -> Result<Option<fix_codec::HeaderFields<'m>>, Violation> {
+        fix_codec::Validator::validate_framed_indexed(self, frame, index).map_err(violation)
     }
 }

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use fix_codec::field::parse_u64;
 use fix_codec::time::TimestampFormatter;
 use fix_codec::{
-    EncodeBuffer, Encoder, FrameStatus, Framer, HeaderFields, MessageRef, TimePrecision,
-    UtcTimestamp, tags,
+    EncodeBuffer, Encoder, FieldIndex, FrameStatus, Framer, HeaderFields, MessageRef,
+    TimePrecision, UtcTimestamp, tags,
 };
 
 use crate::config::{ConfigError, FixVersion, ForceSeqNumReset, Role, SeqState, SessionConfig};
@@ -107,6 +107,31 @@ const REVERSED_ROUTING_TAGS: [u32; 6] = [
     tags::ON_BEHALF_OF_LOCATION_ID,
 ];
 
+/// The header of a received frame and, when validation is on, the dictionary's verdict
+/// (reported later by [`Session::validate`], whose checks come after those on the header): the
+/// validator reads the header in the pass that validates, so the frame is read once, and
+/// records where every field lies in `fields` when it can. `None` when the first three fields
+/// are not `8`, `9`, `35`, as [`parse_header`].
+fn read_header<'m>(
+    cfg: &SessionConfig,
+    frame: &'m [u8],
+    fields: &mut FieldIndex,
+) -> Option<Hdr<'m>> {
+    if cfg.validate_incoming
+        && let Some(v) = &cfg.validator
+    {
+        // Every frame here came from the session's framer, which verified BodyLength and
+        // CheckSum.
+        return match v.validate_framed_indexed(frame, fields) {
+            Ok(h) => h.map(Hdr::from),
+            // Rare: an invalid message is read a second time, for the Reject.
+            Err(e) => parse_header(frame).map(|h| Hdr { dict: Err(e), ..h }),
+        };
+    }
+    fields.clear();
+    parse_header(frame)
+}
+
 /// Parse the header. `None` when the first three fields are not `8`, `9`, `35` (the message is
 /// garbled and ignored, as QuickFIX does) or a field cannot be read. No dictionary verdict.
 fn parse_header(frame: &[u8]) -> Option<Hdr<'_>> {
@@ -184,6 +209,9 @@ pub struct Session {
     replay_bytes: Vec<u8>,
     /// `(seq, offset, len)` of each message in `replay_bytes`.
     replay_index: Vec<(u64, usize, usize)>,
+    /// Where the fields of the frame being processed lie, when the validator recorded them:
+    /// the application's lookups in it scan this instead of the bytes.
+    fields: FieldIndex,
 }
 
 impl Session {
@@ -212,6 +240,7 @@ impl Session {
             queued_bytes: 0,
             replay_bytes: Vec::new(),
             replay_index: Vec::new(),
+            fields: FieldIndex::new(),
             cfg,
         })
     }
@@ -691,7 +720,7 @@ impl Session {
 
     /// Process one complete frame. Returns whether an application message was delivered.
     fn process(&mut self, frame: &[u8], now: Now, io: &mut impl SessionIo) -> bool {
-        let Some(h) = self.read_header(frame) else {
+        let Some(h) = read_header(&self.cfg, frame, &mut self.fields) else {
             io.event(Event::Ignored("first fields are not 8, 9, 35"));
             return false;
         };
@@ -774,7 +803,13 @@ impl Session {
             }
             _ => {
                 if let Verdict::Accept = self.verify(frame, &h, true, true, now, io) {
-                    io.event(Event::AppMessage(MessageRef::new(frame)));
+                    io.event(Event::AppMessage(MessageRef::with_index(
+                        frame,
+                        &self.fields,
+                    )));
+                    // The buffer may hold other bytes of the same length at the same address
+                    // next time: the index describes this frame only.
+                    self.fields.clear();
                     self.incr_target(io);
                     true
                 } else {
@@ -782,24 +817,6 @@ impl Session {
                 }
             }
         }
-    }
-
-    /// The header of a received frame and, when validation is on, the dictionary's verdict
-    /// (reported later by [`Session::validate`], whose checks come after those on the header):
-    /// the validator reads the header in the pass that validates, so the frame is read once.
-    /// `None` when the first three fields are not `8`, `9`, `35`, as [`parse_header`].
-    fn read_header<'m>(&self, frame: &'m [u8]) -> Option<Hdr<'m>> {
-        if self.cfg.validate_incoming
-            && let Some(v) = &self.cfg.validator
-        {
-            // Every frame here came from `self.framer`, which verified BodyLength and CheckSum.
-            return match v.validate_framed_with_header(frame) {
-                Ok(h) => h.map(Hdr::from),
-                // Rare: an invalid message is read a second time, for the Reject.
-                Err(e) => parse_header(frame).map(|h| Hdr { dict: Err(e), ..h }),
-            };
-        }
-        parse_header(frame)
     }
 
     /// Dictionary validation (when configured: its verdict came with `h`) and the session's own
@@ -2092,7 +2109,7 @@ mod tests {
         for s in &sessions {
             for b in &bodies {
                 let f = frame(b);
-                let new = s.read_header(&f);
+                let new = read_header(&s.cfg, &f, &mut FieldIndex::new());
                 assert_eq!(new, old_read(s, &f), "{b}");
                 outcomes.insert(match new {
                     None => "garbled",

@@ -48,6 +48,8 @@ static GLOBAL: Counting = Counting;
 struct FixedIo {
     out: Vec<u8>,
     delivered: u64,
+    /// Of them, delivered with the index of their fields that validation recorded.
+    indexed: u64,
     next_target: u64,
 }
 
@@ -67,6 +69,16 @@ impl SessionIo for FixedIo {
     fn event(&mut self, event: Event<'_>) {
         if let Event::AppMessage(m) = event {
             assert_eq!(m.msg_type(), Some(&b"D"[..]));
+            // Indexed or not, lookups find what a scan of the bytes finds.
+            let tags = [11, 55, 38, 34, 10, 43, 9999];
+            assert_eq!(
+                m.get_many(tags),
+                MessageRef::new(m.as_bytes()).get_many(tags)
+            );
+            for t in tags {
+                assert_eq!(m.get(t), MessageRef::new(m.as_bytes()).get(t));
+            }
+            self.indexed += u64::from(m.is_indexed());
             self.delivered += 1;
         }
     }
@@ -86,6 +98,7 @@ fn established_receive_and_send_do_not_allocate() {
     let mut io = FixedIo {
         out: Vec::with_capacity(4096),
         delivered: 0,
+        indexed: 0,
         next_target: 1,
     };
     let utc = UtcTimestamp::from_unix_secs(1_704_164_645);
@@ -137,6 +150,10 @@ fn established_receive_and_send_do_not_allocate() {
     COUNTING.with(|c| c.set(false));
     let allocs = ALLOCS.with(Cell::get);
     assert_eq!(io.delivered, 200);
+    assert_eq!(
+        io.indexed, 200,
+        "a validating session delivers indexed messages"
+    );
     assert_eq!(io.next_target, 202);
     assert_eq!(MessageRef::new(&io.out).msg_type(), Some(&b"8"[..]));
     assert_eq!(allocs, 0, "the hot path allocated {allocs} times");
@@ -153,4 +170,30 @@ impl ConcatUncounted for [Vec<u8>] {
         COUNTING.with(|c| c.set(was));
         v
     }
+}
+
+#[test]
+fn without_a_dictionary_delivered_messages_are_read_by_scanning() {
+    let cfg = SessionConfig::new("FIX.4.4", "ISLD", "TW", Role::Acceptor);
+    let mut s = Session::new(cfg, SeqState::default()).unwrap();
+    let mut io = FixedIo {
+        out: Vec::with_capacity(4096),
+        delivered: 0,
+        indexed: 0,
+        next_target: 1,
+    };
+    let utc = UtcTimestamp::from_unix_secs(1_704_164_645);
+    let ts = utc.to_fix_string(fix_codec::TimePrecision::Seconds);
+    let now = Now::new(MonoTime::from_secs(1), utc);
+    s.connected(now, &mut io);
+    s.handle_input(
+        &frame(&format!("35=A|34=1|49=TW|52={ts}|56=ISLD|98=0|108=30|")),
+        now,
+        &mut io,
+    );
+    let order = frame(&format!(
+        "35=D|34=2|49=TW|52={ts}|56=ISLD|11=A|21=1|38=100|40=2|44=10.5|54=1|55=IBM|60={ts}|"
+    ));
+    s.handle_input(&order, now, &mut io);
+    assert_eq!((io.delivered, io.indexed), (1, 0));
 }

@@ -13,6 +13,7 @@
 use super::format::{format_ok, is_int, is_timestamp, value_ok};
 use super::validate::is_quickfix_header_tag;
 use super::{Dictionary, FieldDef, FieldType, Layout, bit};
+use crate::field::FieldIndex;
 use crate::field::{SohCursor, data_tag_for_length, is_decimal};
 use crate::header::{HeaderFields, is_collected_tag};
 
@@ -196,6 +197,9 @@ fn resolve<'d>(
 pub(crate) trait HeaderSink<'m> {
     /// Header field `tag` (in the header section, checked), value `msg[vs..ve]`.
     fn field(&mut self, tag: u32, vs: usize, ve: usize, v: &'m [u8]);
+    /// Body or trailer field `tag`, value `msg[vs..ve]` (checked).
+    #[inline(always)]
+    fn body_field(&mut self, _tag: u32, _vs: usize, _ve: usize) {}
 }
 
 /// Plain validation: nothing collected, so nothing is paid for.
@@ -236,6 +240,27 @@ impl<'m> HeaderSink<'m> for Collect<'m> {
             }
             t => self.h.record(t, v),
         }
+    }
+}
+
+/// [`Collect`], and every field into a [`FieldIndex`].
+pub(crate) struct Indexed<'i, 'm> {
+    pub(crate) collect: Collect<'m>,
+    pub(crate) index: &'i mut FieldIndex,
+    /// Every field fitted in the index.
+    pub(crate) fits: bool,
+}
+
+impl<'m> HeaderSink<'m> for Indexed<'_, 'm> {
+    #[inline(always)]
+    fn field(&mut self, tag: u32, vs: usize, ve: usize, v: &'m [u8]) {
+        self.collect.field(tag, vs, ve, v);
+        self.fits &= self.index.push(tag, vs, ve);
+    }
+
+    #[inline(always)]
+    fn body_field(&mut self, tag: u32, vs: usize, ve: usize) {
+        self.fits &= self.index.push(tag, vs, ve);
     }
 }
 
@@ -388,6 +413,7 @@ fn run<'m, const W: usize, S: HeaderSink<'m>>(
                 return false;
             }
         }
+        sink.body_field(tag, vs, ve);
         next = if p >= n {
             None
         } else {

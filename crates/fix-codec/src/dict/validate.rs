@@ -381,6 +381,35 @@ impl Validator {
         self.general_with_header(frame)
     }
 
+    /// [`Validator::validate_framed_with_header`] that also records where every field lies in
+    /// `index`, for [`crate::MessageRef::with_index`]: when the fast path proves the message
+    /// valid in its single pass and the message has at most [`crate::FIELD_INDEX_CAPACITY`]
+    /// fields. Otherwise (invalid, repeating groups, data fields, more fields) the index is left
+    /// describing nothing and lookups scan the bytes.
+    #[inline]
+    pub fn validate_framed_indexed<'m>(
+        &self,
+        frame: &'m [u8],
+        index: &mut crate::FieldIndex,
+    ) -> Result<Option<HeaderFields<'m>>, ValidationError> {
+        index.clear();
+        let mut sink = super::fast::Indexed {
+            collect: Collect::default(),
+            index,
+            fits: true,
+        };
+        if super::fast::proves_valid_with(&self.transport, &self.app, frame, &mut sink)
+            && let Some(h) = sink.collect.header()
+        {
+            if sink.fits {
+                sink.index.complete(frame);
+            }
+            return Ok(Some(h));
+        }
+        sink.index.clear();
+        self.general_with_header(frame)
+    }
+
     /// [`Validator::validate`] that also returns the standard header, as
     /// [`Validator::validate_framed_with_header`] does: `BodyLength <9>` and `CheckSum <10>` are
     /// verified first when [`ValidationOptions::validate_length_and_checksum`] is set.
