@@ -125,6 +125,71 @@ pub(crate) fn map(
         .map_err(|e| StoreError::io("mmap", path, e))
 }
 
+/// Faults in every page of `map` from byte `from` on, writable, so that the writer's appends
+/// take no page faults: on a shared file mapping the first write to each page faults even after
+/// `MAP_POPULATE`, which maps pages read-only (measured on this class of virtual machine: a
+/// 256-byte append into a fresh 16 MiB segment costs 150 - 200 ns on average without this, 134 -
+/// 171 ns with `MAP_POPULATE`, 5 - 7 ns after this, which takes about 9 ms per 16 MiB). For a
+/// maintenance thread, on a segment the writer does not see yet. `MADV_POPULATE_WRITE` (Linux
+/// 5.14); before that, one write per page of the byte already there.
+pub(crate) fn prefault_writable(map: &MmapRaw, from: usize) {
+    const PAGE: usize = 4096;
+    let len = map.len();
+    let start = from.next_multiple_of(PAGE).min(len);
+    if start == len {
+        return;
+    }
+    // SAFETY: the range lies within the mapping, which outlives the call; the advice changes
+    // no contents.
+    let rc = unsafe {
+        libc::madvise(
+            map.as_mut_ptr().add(start).cast(),
+            len - start,
+            libc::MADV_POPULATE_WRITE,
+        )
+    };
+    if rc == 0 {
+        return;
+    }
+    for off in (start..len).step_by(PAGE) {
+        // SAFETY: within the mapping; nothing else writes to this segment yet (the caller's
+        // contract), and the byte written is the byte read.
+        unsafe {
+            let p = map.as_mut_ptr().add(off);
+            p.write_volatile(p.read_volatile());
+        }
+    }
+}
+
+/// How far ahead of a journal's write position [`prefetch_for_write`] asks for lines: one
+/// typical record (an order or execution report and its header).
+pub(crate) const NEXT_RECORD_BYTES: usize = 320;
+
+/// Asks the CPU to fetch the cache lines of `len` bytes at `p` for writing, without waiting: an
+/// append into lines never written before otherwise stalls on fetching them (measured in the
+/// round-trip benchmark: the journal append took 430 - 620 cycles per message, 290 - 340 with
+/// this). A hint: it faults nothing and changes no memory.
+#[inline]
+pub(crate) fn prefetch_for_write(p: *const u8, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let start = p as usize & !63;
+        let end = p as usize + len;
+        let mut line = start;
+        while line < end {
+            // SAFETY: a prefetch is a hint that never faults, whatever the address.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_ET0 }>(
+                    line as *const i8,
+                );
+            }
+            line += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (p, len);
+}
+
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     let d = File::open(dir).map_err(|e| StoreError::io("open", dir, e))?;
     d.sync_all().map_err(|e| StoreError::io("fsync", dir, e))

@@ -336,6 +336,8 @@ impl Shared {
         let tmp_path = dir.join(PREPARED_NAME);
         let final_path = segment_path(&dir, next_no);
         let segment = create_segment(&tmp_path, generation, next_no, size, self.populate)?;
+        // Here rather than on the writer's thread: its appends then take no page faults.
+        fsutil::prefault_writable(&segment.map, SEG_HEADER);
         let v = lock(&self.view);
         let still_needed =
             v.generation == generation && v.segments.last().is_some_and(|s| s.no + 1 == next_no);
@@ -925,6 +927,11 @@ impl Journal {
         self.off = off + need;
         self.last_seq = seq;
         self.publish_pos();
+        // The next record's lines, requested now (off the critical path of the next append,
+        // which would otherwise stall on fetching never-written lines).
+        let ahead = (seg_size - self.off).min(fsutil::NEXT_RECORD_BYTES);
+        // SAFETY: `self.off + ahead <= seg_size`, within the mapping.
+        fsutil::prefetch_for_write(unsafe { seg.map.as_mut_ptr().add(self.off) }, ahead);
         if !self.segment_requested && self.off >= seg_size / 2 {
             self.segment_requested = true;
             self.segment_request = true;

@@ -126,6 +126,11 @@ impl SessionStore for MemoryStore {
         }
         let start = self.data.len();
         self.data.extend_from_slice(message);
+        let spare = self.data.spare_capacity_mut();
+        crate::fsutil::prefetch_for_write(
+            spare.as_ptr().cast(),
+            spare.len().min(crate::fsutil::NEXT_RECORD_BYTES),
+        );
         self.records.push_back((seq, start, message.len()));
         self.last_seq = seq;
         if seq < MAX_SEQ_NUM && seq + 1 > self.next_out {

@@ -744,3 +744,68 @@ fn a_store_made_by_an_earlier_version_is_also_locked_through_its_lock_file() {
         0
     );
 }
+
+/// `Rss` and dirty kilobytes of this process's mapping of `file` (from `/proc/self/smaps`).
+fn mapped_kib(file: &Path) -> Option<(u64, u64)> {
+    let smaps = fs::read_to_string("/proc/self/smaps").ok()?;
+    let name = file.to_str()?;
+    let mut lines = smaps.lines();
+    while let Some(l) = lines.next() {
+        if !l.ends_with(name) {
+            continue;
+        }
+        let (mut rss, mut dirty) = (None, 0);
+        for l in lines.by_ref() {
+            let mut parts = l.split_whitespace();
+            let (Some(key), Some(kib)) = (parts.next(), parts.next()) else {
+                break;
+            };
+            let Ok(kib) = kib.parse::<u64>() else { break };
+            match key {
+                "Rss:" => rss = Some(kib),
+                "Shared_Dirty:" | "Private_Dirty:" => dirty += kib,
+                _ => {}
+            }
+        }
+        return rss.map(|r| (r, dirty));
+    }
+    None
+}
+
+#[test]
+fn a_segment_prepared_off_thread_is_faulted_in_writable_before_the_writer_reaches_it() {
+    let root = tempfile::tempdir().unwrap();
+    let o = StoreOptions {
+        segment_size: 1 << 20,
+        ..opts()
+    };
+    let mut s = MmapStore::open(root.path(), ID, o, NOW).unwrap();
+    let h = s.flush_handle().unwrap();
+    assert!(h.prepare_next_segment().unwrap(), "the first segment");
+    // Past half of the first segment (64 KiB): the next one (128 KiB) is due.
+    let mut seq = 1;
+    while !h.prepare_next_segment().unwrap() {
+        s.append_outbound(seq, &msg(seq)).unwrap();
+        seq += 1;
+        assert!(seq < 10_000, "the next segment was never prepared");
+    }
+    let tmp = gen_dir(&s).join("next.seg.tmp");
+    let (rss, dirty) = mapped_kib(&tmp).expect("the prepared segment is mapped");
+    // Every page but the header's, which creating the segment wrote anyway.
+    assert!(
+        rss >= 128 - 4 && dirty >= 128 - 4,
+        "rss {rss} KiB, dirty {dirty} KiB"
+    );
+    // The first segment was not pre-faulted (an idle session would pay for it): only what
+    // the appends touched is mapped.
+    let first = gen_dir(&s).join("00000000.seg");
+    let (rss0, _) = mapped_kib(&first).expect("segment 0 is mapped");
+    assert!(rss0 < 64, "segment 0: {rss0} KiB");
+    // The writer takes it and everything reads back.
+    while seq < 3_000 {
+        s.append_outbound(seq, &msg(seq)).unwrap();
+        seq += 1;
+    }
+    assert!(!tmp.exists());
+    assert_eq!(read_seqs(&s), (1..seq).collect::<Vec<_>>());
+}
