@@ -45,6 +45,37 @@ impl EncodeBuffer {
         &self.buf[self.start..self.end]
     }
 
+    /// An encoder that appends fields after everything this buffer holds, writing no
+    /// `MsgType`: for staging bodies one after another (an engine's queue of replies, framed
+    /// later by the session). Read them with [`EncodeBuffer::staged`]. Not for whole messages:
+    /// do not [`Encoder::finish`] it.
+    #[inline]
+    pub fn appender(&mut self) -> Encoder<'_> {
+        Encoder {
+            out: self,
+            begin_string: b"",
+        }
+    }
+
+    /// Everything staged: the bytes written through [`EncodeBuffer::appender`] and
+    /// [`EncodeBuffer::stage`] since the last [`EncodeBuffer::truncate_staged`] to zero.
+    #[inline]
+    pub fn staged(&self) -> &[u8] {
+        &self.buf[HEADER_GAP..]
+    }
+
+    /// Appends raw bytes to what is staged.
+    #[inline]
+    pub fn stage(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Keeps the first `len` staged bytes.
+    #[inline]
+    pub fn truncate_staged(&mut self, len: usize) {
+        self.buf.truncate(HEADER_GAP + len);
+    }
+
     /// Start a new message, discarding the previous one.
     #[inline]
     pub fn encoder<'a>(&'a mut self, begin_string: &'a [u8], msg_type: &[u8]) -> Encoder<'a> {
@@ -247,6 +278,24 @@ mod tests {
     use super::*;
     use crate::field::MessageRef;
     use crate::frame::{FrameStatus, Framer};
+
+    #[test]
+    fn staged_bodies_follow_one_another_unframed_and_truncate() {
+        let mut b = EncodeBuffer::default();
+        assert!(b.staged().is_empty());
+        b.stage(b"D");
+        b.appender().field(11, b"A").field_u64(38, 100);
+        let first = b.staged().len();
+        b.appender().field_char(54, b'1');
+        assert_eq!(b.staged(), b"D11=A\x0138=100\x0154=1\x01");
+        b.truncate_staged(first);
+        assert_eq!(b.staged(), b"D11=A\x0138=100\x01");
+        b.truncate_staged(0);
+        assert!(b.staged().is_empty());
+        // A message encoded afterwards is framed as usual.
+        let m = b.encoder(b"FIX.4.4", b"0").finish().to_vec();
+        assert!(m.starts_with(b"8=FIX.4.4\x019=5\x0135=0\x01"), "{m:?}");
+    }
 
     #[test]
     fn encodes_header_body_trailer() {

@@ -204,9 +204,9 @@ enum ReplyEntry {
 /// warmed up).
 #[derive(Debug, Default)]
 pub(crate) struct ReplyQueue {
-    arena: Vec<u8>,
+    /// The replies' bytes, bodies encoded in place (no copy from an encoder's buffer).
+    arena: EncodeBuffer,
     entries: Vec<ReplyEntry>,
-    enc: Option<EncodeBuffer>,
 }
 
 /// One queued reply, borrowed from a [`ReplyQueue`].
@@ -231,7 +231,7 @@ impl ReplyQueue {
     }
 
     pub(crate) fn clear(&mut self) {
-        self.arena.clear();
+        self.arena.truncate_staged(0);
         self.entries.clear();
     }
 
@@ -240,7 +240,7 @@ impl ReplyQueue {
     }
 
     pub(crate) fn get(&self, i: usize) -> Option<Reply<'_>> {
-        let a = &self.arena;
+        let a = self.arena.staged();
         Some(match self.entries.get(i)? {
             ReplyEntry::Send {
                 msg_type,
@@ -266,14 +266,14 @@ impl ReplyQueue {
     }
 
     fn push_bytes(&mut self, b: &[u8]) -> Range<usize> {
-        let start = self.arena.len();
-        self.arena.extend_from_slice(b);
-        start..self.arena.len()
+        let start = self.arena.staged().len();
+        self.arena.stage(b);
+        start..self.arena.staged().len()
     }
 
     fn room(&self, extra: usize) -> Result<(), EngineError> {
         if self.entries.len() >= MAX_REPLIES_PER_MESSAGE
-            || self.arena.len().saturating_add(extra) > MAX_REPLY_BYTES
+            || self.arena.staged().len().saturating_add(extra) > MAX_REPLY_BYTES
         {
             return Err(EngineError::Backpressure);
         }
@@ -409,28 +409,22 @@ impl Replies<'_> {
         self.queue.room(msg_type.len() + header_len)?;
         let q = &mut *self.queue;
         let mt = q.push_bytes(msg_type);
-        let hstart = q.arena.len();
+        let hstart = q.arena.staged().len();
         for &(tag, value) in header {
-            let mut digits = [0u8; 10];
-            let k = u32_text(tag, &mut digits);
-            q.arena.extend_from_slice(&digits[..k]);
-            q.arena.push(b'=');
-            q.arena.extend_from_slice(value);
-            q.arena.push(fix_codec::SOH);
+            q.arena.appender().field(tag, value);
         }
-        let hdr = hstart..q.arena.len();
-        let start = q.arena.len();
-        let mut enc = q.enc.take().unwrap_or_default();
-        encode_body(&mut enc, msg_type, &mut q.arena, body);
-        q.enc = Some(enc);
-        if q.arena.len() > MAX_REPLY_BYTES {
-            q.arena.truncate(mt.start);
+        let hdr = hstart..q.arena.staged().len();
+        let start = q.arena.staged().len();
+        body(&mut q.arena.appender());
+        let end = q.arena.staged().len();
+        if end > MAX_REPLY_BYTES {
+            q.arena.truncate_staged(mt.start);
             return Err(EngineError::MessageTooLarge {
-                len: q.arena.len() - start,
+                len: end - start,
                 max: MAX_REPLY_BYTES,
             });
         }
-        let body = start..q.arena.len();
+        let body = start..end;
         q.entries.push(ReplyEntry::Send {
             msg_type: mt,
             header: hdr,
