@@ -545,6 +545,10 @@ impl<'a> MessageRef<'a> {
     /// `MsgType <35>`.
     #[inline]
     pub fn msg_type(&self) -> Option<&'a [u8]> {
+        if let Some(ix) = self.index {
+            let i = ix.tags[..ix.len.min(3)].iter().position(|&t| t == 35)?;
+            return Some(ix.value(self.bytes, i));
+        }
         // 35 is the third field of a well-formed message: stop early in the common case.
         self.fields()
             .map_while(Result::ok)
@@ -556,6 +560,9 @@ impl<'a> MessageRef<'a> {
     /// `BeginString <8>`.
     #[inline]
     pub fn begin_string(&self) -> Option<&'a [u8]> {
+        if let Some(ix) = self.index {
+            return (ix.len > 0 && ix.tags[0] == 8).then(|| ix.value(self.bytes, 0));
+        }
         self.fields()
             .next()
             .and_then(Result::ok)
@@ -749,6 +756,8 @@ mod tests {
         let with = MessageRef::with_index(&m, &ix);
         assert!(with.is_indexed());
         assert_eq!(with.get(35), Some(&b"0"[..]));
+        assert_eq!(with.msg_type(), Some(&b"0"[..]));
+        assert_eq!(with.begin_string(), Some(&b"FIX.4.4"[..]));
         assert_eq!(
             with.get_many([10, 9, 7]),
             [Some(&b"000"[..]), Some(&b"5"[..]), None]

@@ -227,6 +227,8 @@ fn same_lookups(unframed: &Validator, m: &[u8]) -> Result<bool, TestCaseError> {
     }
     let many = [11, 55, 54, 38, 43, 35, 10];
     prop_assert_eq!(with.get_many(many), scan.get_many(many));
+    prop_assert_eq!(with.msg_type(), scan.msg_type());
+    prop_assert_eq!(with.begin_string(), scan.begin_string());
     Ok(with.is_indexed())
 }
 
