@@ -29,10 +29,10 @@ target_dir="${CARGO_TARGET_DIR:-$root/target}"
 
 if [ "$QUICK" = 1 ]; then
   CODEC=(--iters 20000 --batches 11); ORDERS=(--orders 20000 --warmup 2000)
-  TPUT_SECS=2; IDLE_SECS=3
+  TPUT_SECS=2; IDLE_SECS=3; ROUNDS=1
 else
   CODEC=(--iters 20000 --batches 21); ORDERS=(--orders 100000 --warmup 10000)
-  TPUT_SECS=5; IDLE_SECS=10
+  TPUT_SECS=5; IDLE_SECS=10; ROUNDS=3
 fi
 
 echo "== build (release): fixbench" >&2
@@ -54,10 +54,34 @@ collect() {
   for kv in $(grep -ho '[a-z0-9_]*=[-0-9.e+]*' "$@" 2>/dev/null); do V[${kv%%=*}]=${kv#*=}; done
 }
 
+# median KEY FILES...: the median of KEY's values in FILES (empty if none).
+median() {
+  local key="$1"
+  shift
+  grep -ho "\b$key=[-0-9.e+]*" "$@" 2>/dev/null | cut -d= -f2 | sort -g |
+    awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
 run codec 120 codec "${CODEC[@]}"
-run floor 120 floor "${ORDERS[@]}"
-run rtt_mmap 180 rtt --store mmap "${ORDERS[@]}"
-run rtt_memory 180 rtt --store memory "${ORDERS[@]}"
+# The round trips in interleaved rounds (floor, ours with the mmap store, ours with the memory
+# store), each row the median of its rounds: this machine's speed drifts over minutes, and a
+# floor measured minutes away from its peer would compare two different machines.
+rounds="$out/rtt_rounds.txt"
+: >"$rounds"
+rm -f "$out"/floor_*.out "$out"/rtt_mmap_*.out "$out"/rtt_memory_*.out
+for i in $(seq 1 "$ROUNDS"); do
+  run "floor_$i" 120 floor "${ORDERS[@]}"
+  run "rtt_mmap_$i" 180 rtt --store mmap "${ORDERS[@]}"
+  run "rtt_memory_$i" 180 rtt --store memory "${ORDERS[@]}"
+  f=$(median floor_p50_us "$out/floor_$i.out"); r=$(median rtt_p50_us "$out/rtt_mmap_$i.out")
+  m=$(median rtt_mem_store_p50_us "$out/rtt_memory_$i.out")
+  awk -v i="$i" -v f="${f:-0}" -v r="${r:-0}" -v m="${m:-0}" 'BEGIN {
+    printf "round %d: floor p50 %s us, ours (mmap) %s us, ours (memory) %s us, ratio %.3f\n",
+      i, f, r, m, (f > 0 ? r / f : 0) }' | tee -a "$rounds" >&2
+done
+for k in floor_p50_us floor_p99_us floor_p999_us; do V[$k]=$(median $k "$out"/floor_*.out); done
+for k in rtt_p50_us rtt_p99_us rtt_p999_us; do V[$k]=$(median $k "$out"/rtt_mmap_*.out); done
+V[rtt_mem_store_p50_us]=$(median rtt_mem_store_p50_us "$out"/rtt_memory_*.out)
 run throughput 120 throughput --secs "$TPUT_SECS"
 run idle 180 idle --sessions 10000 --secs "$IDLE_SECS"
 run storm 180 storm --sessions 1000 --store mmap
@@ -135,4 +159,6 @@ persist=$(awk -v a="$(num "${V[rtt_p50_us]:-}")" -v b="$(num "${V[rtt_mem_store_
   row "resend 100k, ms" "${V[resend_100k_ms]:-}" "-" "<= 50" "o <= 50"
   echo
   echo "persistence cost at p50: ${persist:-?} us; summary: target/bench/summary.json"
+  echo "round trips: medians of $ROUNDS interleaved round(s), each listed in target/bench/rtt_rounds.txt:"
+  sed 's/^/  /' "$rounds"
 } | tee "$out/table.md"
