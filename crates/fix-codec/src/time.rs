@@ -73,12 +73,24 @@ impl UtcTimestamp {
 
     /// Whole seconds since the Unix epoch (floored).
     pub const fn unix_secs(self) -> i64 {
-        self.nanos_since_epoch.div_euclid(NANOS_PER_SEC) as i64
+        // Every time of this era fits 64 bits (years 1677 - 2262): a 64-bit division is a
+        // multiplication, a 128-bit one a library call (`__divti3`), paid per sent message.
+        let n = self.nanos_since_epoch;
+        if n >= i64::MIN as i128 && n <= i64::MAX as i128 {
+            (n as i64).div_euclid(NANOS_PER_SEC as i64)
+        } else {
+            n.div_euclid(NANOS_PER_SEC) as i64
+        }
     }
 
     /// Nanoseconds within the second.
     pub const fn subsec_nanos(self) -> u32 {
-        self.nanos_since_epoch.rem_euclid(NANOS_PER_SEC) as u32
+        let n = self.nanos_since_epoch;
+        if n >= i64::MIN as i128 && n <= i64::MAX as i128 {
+            (n as i64).rem_euclid(NANOS_PER_SEC as i64) as u32
+        } else {
+            n.rem_euclid(NANOS_PER_SEC) as u32
+        }
     }
 
     /// Shift by a signed number of nanoseconds.
@@ -336,6 +348,28 @@ const fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn seconds_and_fraction_agree_with_128_bit_arithmetic_on_both_sides_of_64_bits() {
+        let cases: [i128; 10] = [
+            0,
+            -1,
+            1,
+            999_999_999,
+            -1_000_000_001,
+            1_795_428_930_123_456_789,
+            i64::MAX as i128,
+            i64::MIN as i128,
+            i64::MAX as i128 + 1,
+            i64::MIN as i128 - 1_500_000_000,
+        ];
+        for n in cases {
+            let t = UtcTimestamp::from_unix_nanos(n);
+            assert_eq!(t.unix_secs(), n.div_euclid(NANOS_PER_SEC) as i64, "{n}");
+            assert_eq!(t.subsec_nanos(), n.rem_euclid(NANOS_PER_SEC) as u32, "{n}");
+        }
+    }
+
     use super::*;
 
     #[test]
