@@ -290,6 +290,8 @@ pub(crate) struct IoThread {
     /// The other half of `pending_reads`' double buffer: swapping keeps both capacities, where
     /// `mem::take` would free one and make the next push allocate on the hot path.
     spare_reads: Vec<usize>,
+    /// Stands in for a slot's reply queue while its replies are sent (see `send_replies`).
+    spare_replies: Option<ReplyQueue>,
     /// Connections written to since the last flush.
     dirty: Vec<usize>,
     /// Busy-spin with few connections: the attached connections read directly between
@@ -359,6 +361,7 @@ impl IoThread {
             timers: BinaryHeap::new(),
             pending_reads: Vec::new(),
             spare_reads: Vec::new(),
+            spare_replies: None,
             dirty: Vec::new(),
             direct: Vec::with_capacity(DIRECT_READ_MAX_CONNS),
             replaying: Vec::new(),
@@ -1024,7 +1027,10 @@ impl IoThread {
         if slot.replies.is_empty() {
             return;
         }
-        let q = std::mem::take(&mut slot.replies);
+        // The slot gets the thread's spare (empty) queue meanwhile: taking a default one would
+        // allocate its buffer once per reply.
+        let spare = self.spare_replies.take().unwrap_or_default();
+        let q = std::mem::replace(&mut slot.replies, spare);
         for i in 0..q.len() {
             let Some(reply) = q.get(i) else { break };
             let r = self.call_plain(s, |sess, io| match reply {
@@ -1064,20 +1070,22 @@ impl IoThread {
             if let Some((_, o, f)) = r
                 && (o.close || f.is_some())
             {
-                // Let the normal path handle it (the queue is dropped).
-                if let Some(slot) = self.slots[s].as_mut() {
-                    let mut q = q;
-                    q.clear();
-                    slot.replies = q;
-                }
+                // Let the normal path handle it (the rest of the queue is dropped).
+                self.restore_replies(s, q);
                 self.after_call(s, o, f);
                 return;
             }
         }
+        self.restore_replies(s, q);
+    }
+
+    /// Gives the slot its reply queue back, emptied, and keeps the spare for the next time.
+    fn restore_replies(&mut self, s: usize, mut q: ReplyQueue) {
+        q.clear();
         if let Some(slot) = self.slots[s].as_mut() {
-            let mut q = q;
-            q.clear();
-            slot.replies = q;
+            let mut spare = std::mem::replace(&mut slot.replies, q);
+            spare.clear();
+            self.spare_replies = Some(spare);
         }
     }
 
