@@ -84,6 +84,24 @@ impl SessionIo for FixedIo {
     }
 }
 
+/// A session of `cfg`, logged on at a fixed time (also returned, with its `SendingTime` text).
+fn logged_on(cfg: SessionConfig) -> (Session, FixedIo, UtcTimestamp, String) {
+    let mut s = Session::new(cfg, SeqState::default()).unwrap();
+    let mut io = FixedIo {
+        out: Vec::with_capacity(4096),
+        delivered: 0,
+        indexed: 0,
+        next_target: 1,
+    };
+    let utc = UtcTimestamp::from_unix_secs(1_704_164_645);
+    let ts = utc.to_fix_string(fix_codec::TimePrecision::Seconds);
+    let now = Now::new(MonoTime::from_secs(1), utc);
+    s.connected(now, &mut io);
+    let logon = frame(&format!("35=A|34=1|49=TW|52={ts}|56=ISLD|98=0|108=30|"));
+    s.handle_input(&logon, now, &mut io);
+    (s, io, utc, ts)
+}
+
 fn frame(body: &str) -> Vec<u8> {
     fix_testkit::build_frame("FIX.4.4", body)
 }
@@ -94,20 +112,9 @@ fn established_receive_and_send_do_not_allocate() {
     let dict = Arc::new(Dictionary::from_file(&spec).expect("FIX44 dictionary"));
     let validator = Arc::new(Validator::new(dict, None, ValidationOptions::default()));
     let cfg = SessionConfig::new("FIX.4.4", "ISLD", "TW", Role::Acceptor).with_validator(validator);
-    let mut s = Session::new(cfg, SeqState::default()).unwrap();
-    let mut io = FixedIo {
-        out: Vec::with_capacity(4096),
-        delivered: 0,
-        indexed: 0,
-        next_target: 1,
-    };
-    let utc = UtcTimestamp::from_unix_secs(1_704_164_645);
-    let ts = utc.to_fix_string(fix_codec::TimePrecision::Seconds);
+    let (mut s, mut io, utc, ts) = logged_on(cfg);
     let mut mono = MonoTime::from_secs(1);
     let now = |m| Now::new(m, utc);
-    s.connected(now(mono), &mut io);
-    let logon = frame(&format!("35=A|34=1|49=TW|52={ts}|56=ISLD|98=0|108=30|"));
-    s.handle_input(&logon, now(mono), &mut io);
     assert!(s.is_logged_on());
 
     // Prebuilt orders, several per read buffer.
@@ -174,23 +181,9 @@ impl ConcatUncounted for [Vec<u8>] {
 
 #[test]
 fn without_a_dictionary_delivered_messages_are_read_by_scanning() {
-    let cfg = SessionConfig::new("FIX.4.4", "ISLD", "TW", Role::Acceptor);
-    let mut s = Session::new(cfg, SeqState::default()).unwrap();
-    let mut io = FixedIo {
-        out: Vec::with_capacity(4096),
-        delivered: 0,
-        indexed: 0,
-        next_target: 1,
-    };
-    let utc = UtcTimestamp::from_unix_secs(1_704_164_645);
-    let ts = utc.to_fix_string(fix_codec::TimePrecision::Seconds);
+    let (mut s, mut io, utc, ts) =
+        logged_on(SessionConfig::new("FIX.4.4", "ISLD", "TW", Role::Acceptor));
     let now = Now::new(MonoTime::from_secs(1), utc);
-    s.connected(now, &mut io);
-    s.handle_input(
-        &frame(&format!("35=A|34=1|49=TW|52={ts}|56=ISLD|98=0|108=30|")),
-        now,
-        &mut io,
-    );
     let order = frame(&format!(
         "35=D|34=2|49=TW|52={ts}|56=ISLD|11=A|21=1|38=100|40=2|44=10.5|54=1|55=IBM|60={ts}|"
     ));
