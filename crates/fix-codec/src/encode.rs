@@ -193,20 +193,6 @@ impl<'a> Encoder<'a> {
         self.out.buf.len() - HEADER_GAP
     }
 
-    /// The fields written after `MsgType <35>` so far, as they are (no `BodyLength`, no
-    /// `CheckSum`): for callers that build a body now and frame it later, which
-    /// [`Encoder::finish`] would make pay for a header and a checksum they throw away.
-    #[inline]
-    pub fn fields_after_msg_type(&self) -> &[u8] {
-        let written = &self.out.buf[HEADER_GAP..];
-        // `35=` and its value (no SOH in it) come first: the first SOH ends them.
-        let after = written
-            .iter()
-            .position(|&b| b == SOH)
-            .map_or(written.len(), |p| p + 1);
-        &written[after..]
-    }
-
     /// Write `8=`, `9=` and `10=`; returns the finished message.
     #[inline]
     pub fn finish(self) -> &'a [u8] {
@@ -318,19 +304,6 @@ mod tests {
         );
         assert_eq!(MessageRef::new(&m).get(1), Some(&b"-42"[..]));
         assert_eq!(buf.as_bytes(), &m[..]);
-    }
-
-    #[test]
-    fn fields_after_msg_type_are_the_body_so_far() {
-        let mut buf = EncodeBuffer::default();
-        let mut e = buf.encoder(b"X", b"AE");
-        assert_eq!(e.fields_after_msg_type(), b"");
-        e.field_u64(11, 7).field_str(55, "MSFT");
-        assert_eq!(e.fields_after_msg_type(), b"11=7\x0155=MSFT\x01");
-        // What `finish` frames around the same fields.
-        let m = e.finish().to_vec();
-        let before_checksum = &m[..m.len() - b"10=000\x01".len()];
-        assert!(before_checksum.ends_with(b"\x0135=AE\x0111=7\x0155=MSFT\x01"));
     }
 
     #[test]

@@ -328,38 +328,6 @@ pub(crate) fn header_fields<'a>(
     n
 }
 
-/// Runs `body` on a fix-codec [`Encoder`] and appends the body fields it wrote to `out`.
-///
-/// The encoder frames a whole message; the body is what lies between the `35=` field and the
-/// trailing `10=NNN SOH`. Reusing `enc` keeps this allocation-free once warmed up.
-pub(crate) fn encode_body(
-    enc: &mut EncodeBuffer,
-    msg_type: &[u8],
-    out: &mut Vec<u8>,
-    body: impl FnOnce(&mut Encoder<'_>),
-) {
-    let mut e = enc.encoder(b"X", msg_type);
-    body(&mut e);
-    out.extend_from_slice(e.fields_after_msg_type());
-}
-
-/// Decimal digits of `n` into `out`; returns how many.
-pub(crate) fn u32_text(mut n: u32, out: &mut [u8; 10]) -> usize {
-    let mut tmp = [0u8; 10];
-    let mut i = tmp.len();
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let len = tmp.len() - i;
-    out[..len].copy_from_slice(&tmp[i..]);
-    len
-}
-
 /// Where a callback queues its answers to the message being delivered.
 pub struct Replies<'a> {
     pub(crate) queue: &'a mut ReplyQueue,
@@ -473,19 +441,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn encode_body_extracts_exactly_the_body_fields() {
-        let mut enc = EncodeBuffer::default();
-        let mut out = Vec::new();
-        encode_body(&mut enc, b"D", &mut out, |e| {
-            e.field(11, b"ID1").field_u64(38, 100);
-        });
-        assert_eq!(out, b"11=ID1\x0138=100\x01");
-        out.clear();
-        encode_body(&mut enc, b"AE", &mut out, |_| {});
-        assert!(out.is_empty());
-    }
-
-    #[test]
     fn replies_are_bounded_and_keep_order() {
         let mut q = ReplyQueue::default();
         let msg = b"8=FIX.4.4\x019=5\x0135=D\x0110=000\x01";
@@ -571,8 +526,9 @@ mod tests {
         let mut fields = [(0u32, &b""[..]); MAX_HEADER_FIELDS];
         let n = header_fields(header, &mut fields);
         assert_eq!(&fields[..n], &[(97, &b"Y"[..]), (128, &b"DEST"[..])]);
-        let mut digits = [0u8; 10];
-        let k = u32_text(u32::MAX, &mut digits);
-        assert_eq!(&digits[..k], b"4294967295");
+        // Header tags are written by the encoder, the largest one too.
+        let mut b = EncodeBuffer::default();
+        b.appender().field(u32::MAX, b"x");
+        assert_eq!(b.staged(), b"4294967295=x\x01");
     }
 }

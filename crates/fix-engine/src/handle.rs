@@ -1,6 +1,5 @@
 //! [`SessionHandle`]: the application's grip on one session, usable from any thread.
 
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -10,7 +9,7 @@ use fix_codec::{EncodeBuffer, Encoder};
 use fix_session::SessionState;
 use parking_lot::{Condvar, Mutex};
 
-use crate::app::{check_header_fields, check_msg_type, encode_body, u32_text};
+use crate::app::{check_header_fields, check_msg_type};
 use crate::config::{Role, SessionSettings};
 use crate::error::EngineError;
 use crate::io_thread::{Command, ConnectPhase, OutMsg, ThreadRef};
@@ -25,7 +24,7 @@ pub const MAX_SEND_BODY: usize = 1 << 20;
 pub const API_REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Both ends of a session's send-buffer free list.
-type BufferPool = (Sender<Vec<u8>>, Receiver<Vec<u8>>);
+type BufferPool = (Sender<EncodeBuffer>, Receiver<EncodeBuffer>);
 
 /// State shared between a session's handles and its I/O thread.
 pub(crate) struct SessionShared {
@@ -132,7 +131,7 @@ impl SessionShared {
     }
 
     /// Gives a send buffer back to the session's free list.
-    pub(crate) fn recycle(&self, buf: Vec<u8>) {
+    pub(crate) fn recycle(&self, buf: EncodeBuffer) {
         // The free list holds at most as many buffers as were ever allocated, so it is never full.
         let _ = self.pool().0.try_send(buf);
     }
@@ -150,13 +149,16 @@ impl SessionShared {
                 self.pool_allocated.fetch_sub(1, Ordering::AcqRel);
                 break;
             }
-            let _ = self.pool().0.try_send(Vec::with_capacity(capacity));
+            let _ = self
+                .pool()
+                .0
+                .try_send(EncodeBuffer::with_capacity(capacity));
             added += 1;
         }
         added
     }
 
-    fn take_buffer(&self) -> Result<Vec<u8>, EngineError> {
+    fn take_buffer(&self) -> Result<EncodeBuffer, EngineError> {
         if let Ok(b) = self.pool().1.try_recv() {
             return Ok(b);
         }
@@ -166,13 +168,8 @@ impl SessionShared {
             self.pool_allocated.fetch_sub(1, Ordering::AcqRel);
             return Err(EngineError::Backpressure);
         }
-        Ok(Vec::with_capacity(256))
+        Ok(EncodeBuffer::with_capacity(256))
     }
-}
-
-thread_local! {
-    /// Per application thread encoder scratch, so `send` does not allocate once warmed up.
-    static SEND_ENCODER: RefCell<EncodeBuffer> = RefCell::new(EncodeBuffer::with_capacity(512));
 }
 
 /// A handle to one session: `Send + Sync + Clone`, usable from any thread.
@@ -329,24 +326,16 @@ impl SessionHandle {
         check_header_fields(header)?;
         let enqueued = Instant::now();
         let mut buf = self.shared.take_buffer()?;
-        buf.clear();
-        // `tag=value SOH` each, ahead of the body; the I/O thread splits at `header_len`.
+        buf.truncate_staged(0);
+        // `tag=value SOH` each, ahead of the body, encoded in place; the I/O thread splits at
+        // `header_len`.
         for &(tag, value) in header {
-            let mut digits = [0u8; 10];
-            let k = u32_text(tag, &mut digits);
-            buf.extend_from_slice(&digits[..k]);
-            buf.push(b'=');
-            buf.extend_from_slice(value);
-            buf.push(fix_codec::SOH);
+            buf.appender().field(tag, value);
         }
-        let header_len = buf.len();
-        SEND_ENCODER.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut enc) => encode_body(&mut enc, msg_type, &mut buf, body),
-            // `send` called from inside another `send`'s body closure: use a fresh encoder.
-            Err(_) => encode_body(&mut EncodeBuffer::default(), msg_type, &mut buf, body),
-        });
-        if buf.len() > MAX_SEND_BODY {
-            let len = buf.len();
+        let header_len = buf.staged().len();
+        body(&mut buf.appender());
+        if buf.staged().len() > MAX_SEND_BODY {
+            let len = buf.staged().len();
             self.shared.recycle(buf);
             return Err(EngineError::MessageTooLarge {
                 len,

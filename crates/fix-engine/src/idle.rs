@@ -33,6 +33,11 @@ impl Idle {
         }
     }
 
+    /// The thread never blocks in the poller (`BusySpin`).
+    pub(crate) fn is_busy_spin(&self) -> bool {
+        self.strategy == IdleStrategy::BusySpin
+    }
+
     /// Called after each iteration with whether it did any work.
     pub(crate) fn next(&mut self, worked: bool) -> Wait {
         if worked {

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use fix_codec::{FrameError, FrameStatus, Framer, MessageRef};
+use fix_codec::{EncodeBuffer, FrameError, FrameStatus, Framer, MessageRef};
 use fix_session::{MonoTime, Now, Session};
 use fix_store::SessionStore;
 use mio::net::{TcpListener, TcpStream};
@@ -94,7 +94,7 @@ pub(crate) struct OutMsg {
     pub msg_type_len: u8,
     /// `body` starts with this many bytes of extra header fields (`tag=value SOH` each).
     pub header_len: u32,
-    pub body: Vec<u8>,
+    pub body: EncodeBuffer,
     pub enqueued: Instant,
 }
 
@@ -303,8 +303,6 @@ pub(crate) struct IoThread {
     replaying: Vec<(usize, u64)>,
     framer: Framer,
     idle: Idle,
-    /// The idle strategy is `BusySpin`: the thread never blocks in the poller.
-    busy_spin: bool,
     /// Connections taken out of the poller (some may have been closed or replaced since: their
     /// `Conn::polled` tells).
     unpolled: Vec<usize>,
@@ -367,7 +365,6 @@ impl IoThread {
             replaying: Vec::new(),
             framer: Framer::new(Framer::DEFAULT_MAX_FRAME_LEN),
             idle: Idle::new(idle),
-            busy_spin: idle == IdleStrategy::BusySpin,
             unpolled: Vec::with_capacity(DIRECT_READ_MAX_CONNS),
             shutting_down: false,
             wall: WallClock::new(engine.clock),
@@ -498,7 +495,7 @@ impl IoThread {
                 }
             }
         }
-        if self.busy_spin && !self.direct.is_empty() {
+        if self.idle.is_busy_spin() && !self.direct.is_empty() {
             self.unpoll_direct();
         } else {
             self.poll_everything();
@@ -742,7 +739,8 @@ impl IoThread {
             enqueued,
         } = msg;
         let mt = &msg_type[..usize::from(msg_type_len)];
-        let (header, fields) = body.split_at((header_len as usize).min(body.len()));
+        let staged = body.staged();
+        let (header, fields) = staged.split_at((header_len as usize).min(staged.len()));
         let mut extra = [(0u32, &b""[..]); crate::app::MAX_HEADER_FIELDS];
         let n = crate::app::header_fields(header, &mut extra);
         let r = self.call(s, |sess, io| {

@@ -83,8 +83,8 @@ fn sends_do_not_allocate_after_warm_up(header: &[(u32, &[u8])]) {
         }
     };
     // Rounds of BURST sends, each waited for, so the pool never needs more than BURST buffers
-    // (pre-allocated): the first round warms up the thread-local encoder, the others must not
-    // allocate at all.
+    // (pre-allocated): the first round warms the buffers up to the message's size, the others
+    // must not allocate at all.
     const BURST: u64 = 64;
     assert_eq!(c.prewarm_send_buffers(BURST as usize, 256), BURST as usize);
     let mut expected = 2; // after the Logon

@@ -11,16 +11,6 @@ use engine_support::*;
 use fix_engine::config::{Application as AppKind, IdleStrategy};
 use fix_engine::{EngineBuilder, EngineError, SessionHandle, SessionState};
 
-fn order(e: &mut fix_codec::Encoder<'_>, i: u64) {
-    e.field_u64(11, i)
-        .field(21, b"1")
-        .field(55, b"EURUSD")
-        .field(54, b"1")
-        .field(60, b"20240101-00:00:00")
-        .field(38, b"1000")
-        .field(40, b"1");
-}
-
 /// Sends `n` orders and waits until each has its ExecutionReport (the client's expected
 /// incoming number moved past them).
 fn orders_are_answered(c: &SessionHandle, n: u64) {
@@ -28,7 +18,7 @@ fn orders_are_answered(c: &SessionHandle, n: u64) {
     let start = c.next_target_seq();
     for i in 0..n {
         loop {
-            match c.send(b"D", |e| order(e, i)) {
+            match c.send(b"D", |e| order_body(e, i.to_string().as_bytes())) {
                 Ok(()) => break,
                 Err(EngineError::Backpressure) if Instant::now() < deadline => {
                     std::thread::yield_now()

@@ -45,16 +45,7 @@ fn orders_get_execution_reports_and_graceful_logout_ends_correctly_terminated() 
     let (_venue, _client, v, c, _vrx, crx) = venue_and_client(true);
     for i in 0..20 {
         let id = format!("ORD{i}");
-        c.send(b"D", |e| {
-            e.field(11, id.as_bytes())
-                .field(21, b"1")
-                .field(55, b"EURUSD")
-                .field(54, b"1")
-                .field(60, b"20240101-00:00:00")
-                .field(38, b"1000")
-                .field(40, b"1");
-        })
-        .unwrap();
+        c.send(b"D", |e| order_body(e, id.as_bytes())).unwrap();
     }
     for i in 0..20 {
         let Seen::Message(_, m) = expect(

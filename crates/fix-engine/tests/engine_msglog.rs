@@ -65,16 +65,7 @@ fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 fn send_order(c: &SessionHandle, id: &str) {
-    c.send(b"D", |e| {
-        e.field(11, id.as_bytes())
-            .field(21, b"1")
-            .field(55, b"EURUSD")
-            .field(54, b"1")
-            .field(60, b"20240101-00:00:00")
-            .field(38, b"1000")
-            .field(40, b"1");
-    })
-    .unwrap();
+    c.send(b"D", |e| order_body(e, id.as_bytes())).unwrap();
 }
 
 fn wait_reports(rx: &crossbeam_channel::Receiver<Seen>, ids: &[&str]) {

@@ -203,6 +203,17 @@ pub fn fix_msg(begin: &str, fields: &[(u32, &str)]) -> Vec<u8> {
     m
 }
 
+/// The body of the `NewOrderSingle` these tests send through the engine, `ClOrdID <11>` `id`.
+pub fn order_body(e: &mut fix_codec::Encoder<'_>, id: &[u8]) {
+    e.field(11, id)
+        .field(21, b"1")
+        .field(55, b"EURUSD")
+        .field(54, b"1")
+        .field(60, b"20240101-00:00:00")
+        .field(38, b"1000")
+        .field(40, b"1");
+}
+
 /// A FIX.4.4 Logon from `sender` to `target` with `MsgSeqNum <34>` `seq` and `HeartBtInt <108>`
 /// `hb` (text, so that tests can send bad values).
 pub fn raw_logon(sender: &str, target: &str, seq: u64, hb: &str) -> Vec<u8> {
