@@ -29,6 +29,21 @@ fn is_admin_msg_type(t: &[u8]) -> bool {
     matches!(t, b"0" | b"1" | b"2" | b"3" | b"4" | b"5" | b"A")
 }
 
+/// Where `CheckSum <10>` starts in a stored message: the journal holds whole frames, which end
+/// with `SOH 10=nnn SOH`; anything else is searched field by field (the message's length when it
+/// has no CheckSum).
+fn trailer_start(stored: &[u8]) -> usize {
+    let n = stored.len();
+    if n >= 8 && stored[n - 8] == fix_codec::SOH && stored[n - 7..n - 4] == *b"10=" {
+        return n - 7;
+    }
+    MessageRef::new(stored)
+        .fields()
+        .map_while(Result::ok)
+        .find(|f| f.tag == tags::CHECK_SUM)
+        .map_or(n, |f| f.offset)
+}
+
 /// What [`Session::handle_input`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InputStatus {
@@ -1665,13 +1680,13 @@ impl Session {
             let mut cur = from;
             for &(seq, start, len) in &index {
                 let stored = &scratch[start..start + len];
-                let resendable = MessageRef::new(stored)
+                let msg_type = MessageRef::new(stored)
                     .msg_type()
-                    .is_some_and(|t| !is_admin_msg_type(t));
+                    .filter(|t| !is_admin_msg_type(t));
                 if seq > cur {
                     r.gap_start.get_or_insert(cur);
                 }
-                if resendable {
+                if let Some(msg_type) = msg_type {
                     if !io.can_send() {
                         // Resumes at `seq` with the run before it still open: the gap fill
                         // goes out right before `seq`, as in one unpaced pass.
@@ -1682,7 +1697,7 @@ impl Session {
                     if let Some(g) = r.gap_start.take() {
                         self.send_gap_fill(g, seq, now, io);
                     }
-                    self.resend_one(seq, stored, now, io);
+                    self.resend_one(seq, msg_type, stored, now, io);
                 } else {
                     r.gap_start.get_or_insert(seq);
                 }
@@ -1723,25 +1738,26 @@ impl Session {
     }
 
     /// Resend one journaled message: original number and body, `43=Y`, `122` = its `52`, new `52`.
-    fn resend_one(&mut self, seq: u64, stored: &[u8], now: Now, io: &mut impl SessionIo) {
+    fn resend_one(
+        &mut self,
+        seq: u64,
+        msg_type: &[u8],
+        stored: &[u8],
+        now: Now,
+        io: &mut impl SessionIo,
+    ) {
         let m = MessageRef::new(stored);
-        let Some(msg_type) = m.msg_type() else { return };
         let mut extra: [(u32, &[u8]); MAX_HEADER_FIELDS] = [(0, b""); MAX_HEADER_FIELDS];
         let mut n_extra = 0;
         let mut orig: &[u8] = b"";
-        let mut body_start = None;
-        let mut trailer_start = stored.len();
+        let trailer_start = trailer_start(stored);
+        let mut body_start = trailer_start;
+        // Only the header is read field by field: on a long replay this loop is most of the
+        // I/O thread's work, and the body is copied as it is.
         for f in m.fields().map_while(Result::ok).skip(3) {
-            if f.tag == tags::CHECK_SUM {
-                trailer_start = f.offset;
+            if f.tag == tags::CHECK_SUM || !tags::is_standard_header(f.tag) {
+                body_start = f.offset;
                 break;
-            }
-            if body_start.is_some() {
-                continue;
-            }
-            if !tags::is_standard_header(f.tag) {
-                body_start = Some(f.offset);
-                continue;
             }
             match f.tag {
                 tags::SENDING_TIME => orig = f.value,
@@ -1761,7 +1777,7 @@ impl Session {
                 _ => {}
             }
         }
-        let body = &stored[body_start.unwrap_or(trailer_start).min(trailer_start)..trailer_start];
+        let body = &stored[body_start.min(trailer_start)..trailer_start];
         let mut e = self.enc.encoder(self.cfg.begin_string.as_bytes(), msg_type);
         let mut args = HeaderArgs::new(seq, now.utc);
         args.poss_dup_orig = Some(OrigTime::Raw(orig));
@@ -2022,6 +2038,22 @@ fn dur_nanos(d: std::time::Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trailer_start_of_whole_frames_and_of_anything_else() {
+        let frame = b"8=FIX.4.4\x019=5\x0135=0\x0110=123\x01";
+        assert_eq!(trailer_start(frame), frame.len() - 7);
+        assert_eq!(&frame[trailer_start(frame)..][..3], b"10=");
+        // No CheckSum: the whole message is header and body.
+        let bare = b"8=FIX.4.4\x019=5\x0135=0\x01";
+        assert_eq!(trailer_start(bare), bare.len());
+        // A CheckSum that is not the last field is found by the scan.
+        let odd = b"8=FIX.4.4\x019=5\x0135=0\x0110=123\x01999=x\x01";
+        assert_eq!(trailer_start(odd), 19);
+        // A value that only looks like the trailer is not taken for it.
+        let fake = b"8=FIX.4.4\x0135=0\x0158=a\x0110=12\x01";
+        assert_eq!(trailer_start(fake), fake.len() - 6);
+    }
 
     #[test]
     fn header_parse_finds_fields_and_routing() {

@@ -1199,6 +1199,36 @@ fn initiator_heartbeats_test_requests_and_times_out() {
     }
 }
 
+/// A resent message keeps the extra header fields it was sent with and its body byte for byte,
+/// including a header tag the application put inside the body.
+#[test]
+fn resend_keeps_extra_header_fields_and_the_body() {
+    for begin in VERSIONS {
+        let mut p = initiator_logged_on(begin);
+        let now = p.clock.now();
+        p.ep.session
+            .send_app_with_header(
+                b"D",
+                &[(115, b"OB"), (128, b"DT")],
+                now,
+                &mut p.ep.io,
+                |e| {
+                    e.field(11, b"Q").field(50, b"IN-BODY").field(38, b"100");
+                },
+            )
+            .unwrap();
+        p.expect(&e(
+            begin,
+            "35=D|34=2|49=ISLD|52=*|56=TW|115=OB|128=DT|11=Q|50=IN-BODY|38=100|",
+        ));
+        p.send(&format!("35=2|{}7=2|16=2|", h(2)), &mut NoApp);
+        p.expect(&e(
+            begin,
+            "35=D|34=2|43=Y|49=ISLD|52=*|56=TW|115=OB|122=*|128=DT|11=Q|50=IN-BODY|38=100|",
+        ));
+    }
+}
+
 #[test]
 fn initiator_sequence_rules_resend_and_logout() {
     for begin in VERSIONS {
