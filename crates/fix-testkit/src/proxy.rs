@@ -49,6 +49,11 @@ pub enum Mode {
 
 struct State {
     mode: Mode,
+    /// Times the proxy became a black hole: a connection that lived through one stays silent
+    /// until the mode is `Forward` again, whatever mode comes in between (a test's "kill" goes
+    /// black hole, refuse, cut: a pump scheduled late must not forward in the refuse step what
+    /// the black hole should have swallowed).
+    holes: u64,
     stop: bool,
     /// Whether the accept thread holds a bound listener.
     listening: bool,
@@ -131,6 +136,7 @@ impl Proxy {
             upstream,
             state: Mutex::new(State {
                 mode,
+                holes: 0,
                 stop: false,
                 listening: !refuse,
                 bind_error: None,
@@ -181,6 +187,9 @@ impl Proxy {
         let want_listening = mode != Mode::Refuse;
         {
             let mut g = self.inner.lock();
+            if mode == Mode::BlackHole && g.mode != Mode::BlackHole {
+                g.holes += 1;
+            }
             g.mode = mode;
             g.bind_error = None;
         }
@@ -421,19 +430,22 @@ fn handle(inner: &Arc<Inner>, client: TcpStream, mode: Mode) {
                 let _ = up.shutdown(Shutdown::Both);
                 return;
             };
+            // Read here, not in the pumps: a thread scheduled late must not miss a black hole.
+            let holes = inner.lock().holes;
             let i = Arc::clone(inner);
             spawn("proxy-up", move || {
-                pump(&i, &client, &up);
+                pump(&i, &client, &up, holes);
                 unregister(&i, &client);
             });
             let i = Arc::clone(inner);
-            spawn("proxy-down", move || pump(&i, &u2, &c2));
+            spawn("proxy-down", move || pump(&i, &u2, &c2, holes));
         }
     }
 }
 
 /// Copies `from` to `to` until either closes; discards while the proxy is a black hole.
-fn pump(inner: &Inner, from: &TcpStream, to: &TcpStream) {
+/// `holes_at_start`: [`State::holes`] when the connection was accepted.
+fn pump(inner: &Inner, from: &TcpStream, to: &TcpStream, holes_at_start: u64) {
     let mut buf = [0u8; 16 << 10];
     let (mut from, mut to) = (from, to);
     // Bounded: every iteration reads bytes or ends on EOF / error (a cut shuts both down).
@@ -444,7 +456,12 @@ fn pump(inner: &Inner, from: &TcpStream, to: &TcpStream) {
                 return;
             }
             Ok(n) => {
-                if inner.mode() == Mode::BlackHole {
+                let silent = {
+                    let g = inner.lock();
+                    g.mode == Mode::BlackHole
+                        || (g.mode != Mode::Forward && g.holes != holes_at_start)
+                };
+                if silent {
                     continue;
                 }
                 if to.write_all(&buf[..n]).is_err() {
@@ -567,5 +584,34 @@ mod tests {
 
         p.set_mode(Mode::Forward).unwrap();
         assert_eq!(roundtrip(p.addr()).unwrap(), b"ping");
+    }
+
+    /// A live connection that went through a black hole stays silent in the modes after it
+    /// (refuse, as a test's "kill" does before cutting) until the proxy forwards again.
+    #[test]
+    fn a_black_hole_outlasts_the_modes_after_it() {
+        let (up, _t) = echo_server();
+        let p = Proxy::start(up).unwrap();
+        let mut c = TcpStream::connect(p.addr()).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        c.write_all(b"ping").unwrap();
+        let mut buf = [0u8; 4];
+        c.read_exact(&mut buf).unwrap();
+        p.set_mode(Mode::BlackHole).unwrap();
+        p.set_mode(Mode::Refuse).unwrap();
+        c.write_all(b"lost").unwrap();
+        c.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let e = c.read(&mut buf).unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+            "forwarded after the black hole: {e}"
+        );
+        // Forwarding again: the connection resumes.
+        p.set_mode(Mode::Forward).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        c.write_all(b"back").unwrap();
+        c.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"back");
     }
 }
