@@ -371,12 +371,16 @@ pub const FIELD_INDEX_CAPACITY: usize = 64;
 /// length.
 #[derive(Clone)]
 pub struct FieldIndex {
-    tags: [u32; FIELD_INDEX_CAPACITY],
+    pub(crate) tags: [u32; FIELD_INDEX_CAPACITY],
     /// Value start and end of each recorded field.
-    spans: [(u32, u32); FIELD_INDEX_CAPACITY],
-    len: usize,
+    pub(crate) spans: [(u32, u32); FIELD_INDEX_CAPACITY],
+    pub(crate) len: usize,
     /// Address and length of the indexed message; `None` when the index describes nothing.
     frame: Option<(usize, usize)>,
+    /// The layouts of messages the validator proved valid through this index, which make the
+    /// next message of the same layout cheaper to prove (see `dict/fast.rs`). Kept across
+    /// messages; empty (no allocation) until the first one.
+    pub(crate) shapes: crate::dict::ShapeCache,
 }
 
 impl Default for FieldIndex {
@@ -386,6 +390,7 @@ impl Default for FieldIndex {
             spans: [(0, 0); FIELD_INDEX_CAPACITY],
             len: 0,
             frame: None,
+            shapes: crate::dict::ShapeCache::default(),
         }
     }
 }
@@ -439,7 +444,7 @@ impl FieldIndex {
     }
 
     #[inline]
-    fn value<'a>(&self, bytes: &'a [u8], i: usize) -> &'a [u8] {
+    pub(crate) fn value<'a>(&self, bytes: &'a [u8], i: usize) -> &'a [u8] {
         let (s, e) = self.spans[i];
         &bytes[s as usize..e as usize]
     }

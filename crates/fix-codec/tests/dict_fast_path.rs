@@ -193,7 +193,14 @@ fn apply(body: &str, edits: &[Edit]) -> Vec<u8> {
     bytes
 }
 
-fn same_verdicts(v: &Validator, unframed: &Validator, m: &[u8]) -> Result<(), TestCaseError> {
+/// `primers`: valid messages validated through the index first, so that it remembers their
+/// shapes (the layouts it proves cheaply) when `m` comes: the verdict must not change.
+fn same_verdicts(
+    v: &Validator,
+    unframed: &Validator,
+    m: &[u8],
+    primers: &[Vec<u8>],
+) -> Result<(), TestCaseError> {
     let reference = v.validate_reference(m);
     prop_assert_eq!(v.validate(m), reference, "validate");
     prop_assert_eq!(
@@ -201,14 +208,39 @@ fn same_verdicts(v: &Validator, unframed: &Validator, m: &[u8]) -> Result<(), Te
         unframed.validate_reference(m),
         "validate_framed"
     );
-    same_lookups(unframed, m)?;
+    same_lookups(unframed, m, &[])?;
+    same_lookups(unframed, m, primers)?;
     Ok(())
 }
 
+/// The valid messages of a dictionary pairing.
+fn primers(pairing: &str) -> Vec<Vec<u8>> {
+    bases()
+        .into_iter()
+        .filter(|(p, _, _)| *p == pairing)
+        .flat_map(|(_, begin, bodies)| bodies.into_iter().map(move |b| msg(begin, &b)))
+        .collect()
+}
+
 /// The indexing validation gives the verdict and header of the plain one, and an index whose
-/// lookups find what a scan of the bytes finds. Returns whether the message was indexed.
-fn same_lookups(unframed: &Validator, m: &[u8]) -> Result<bool, TestCaseError> {
+/// lookups find what a scan of the bytes finds, whatever the index proved before (`primers`).
+/// Returns whether the message was indexed.
+fn same_lookups(
+    unframed: &Validator,
+    m: &[u8],
+    primers: &[Vec<u8>],
+) -> Result<bool, TestCaseError> {
     let mut index = FieldIndex::new();
+    for p in primers {
+        // Twice: the second proves by the shape the first taught the index.
+        for _ in 0..2 {
+            prop_assert_eq!(
+                unframed.validate_framed_indexed(p, &mut index),
+                unframed.validate_framed_with_header(p),
+                "primer"
+            );
+        }
+    }
     let indexed = unframed.validate_framed_indexed(m, &mut index);
     prop_assert_eq!(
         &indexed,
@@ -245,8 +277,10 @@ fn valid_bases_pass_both_ways() {
                 let general = ["453=", "78=", "627=", "95=", "93="]
                     .iter()
                     .any(|t| body.contains(t));
-                let indexed = same_lookups(&unframed, &m).unwrap();
+                let indexed = same_lookups(&unframed, &m, &[]).unwrap();
                 assert_eq!(indexed, !general, "{pairing} {body}");
+                let again = same_lookups(&unframed, &m, std::slice::from_ref(&m)).unwrap();
+                assert_eq!(again, !general, "{pairing} {body}, by its shape");
             }
         }
     }
@@ -341,7 +375,11 @@ proptest! {
         };
         let vs = validators(pairing);
         let (v, unframed) = &vs[option_set % vs.len()];
-        same_verdicts(v, unframed, &m)?;
+        // The undamaged message first, so that a damaged copy of the same layout meets the
+        // shape it was learned from.
+        let mut primers = vec![msg(begin, body)];
+        primers.extend(self::primers(pairing));
+        same_verdicts(v, unframed, &m, &primers)?;
     }
 
     #[test]
@@ -352,7 +390,7 @@ proptest! {
         for pairing in ["FIX44", "FIXT"] {
             let vs = validators(pairing);
             let (v, unframed) = &vs[option_set % vs.len()];
-            same_verdicts(v, unframed, &bytes)?;
+            same_verdicts(v, unframed, &bytes, &primers(pairing))?;
         }
     }
 }

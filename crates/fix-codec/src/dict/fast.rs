@@ -13,7 +13,7 @@
 use super::format::{format_ok, is_int, is_timestamp, value_ok};
 use super::validate::is_quickfix_header_tag;
 use super::{Dictionary, FieldDef, FieldType, Layout, bit};
-use crate::field::FieldIndex;
+use crate::field::{FIELD_INDEX_CAPACITY, FieldIndex};
 use crate::field::{SohCursor, data_tag_for_length, is_decimal};
 use crate::header::{HeaderFields, is_collected_tag};
 
@@ -145,24 +145,27 @@ fn first_time(bits: &mut [u64], idx: u16) -> bool {
 
 #[inline(always)]
 fn value_passes(d: &Dictionary, e: FastEntry, v: &[u8]) -> bool {
-    if e.flags & FORMAT != 0 {
-        // The busiest types inline; the rest through the shared dispatch.
-        let ok = match e.ftype {
-            FieldType::Char => v.len() == 1,
-            FieldType::Int | FieldType::SeqNum | FieldType::Length | FieldType::NumInGroup => {
-                is_int(v)
-            }
-            FieldType::Float => is_decimal(v),
-            FieldType::UtcTimestamp => is_timestamp(v),
-            t => format_ok(t, v),
-        };
-        if !ok {
-            return false;
-        }
-    }
-    if e.flags & ENUM == 0 {
+    format_passes(e, v) && (e.flags & ENUM == 0 || enum_passes(d, e, v))
+}
+
+#[inline(always)]
+fn format_passes(e: FastEntry, v: &[u8]) -> bool {
+    if e.flags & FORMAT == 0 {
         return true;
     }
+    // The busiest types inline; the rest through the shared dispatch.
+    match e.ftype {
+        FieldType::Char => v.len() == 1,
+        FieldType::Int | FieldType::SeqNum | FieldType::Length | FieldType::NumInGroup => is_int(v),
+        FieldType::Float => is_decimal(v),
+        FieldType::UtcTimestamp => is_timestamp(v),
+        t => format_ok(t, v),
+    }
+}
+
+/// `v` is an allowed value of the enumerated field `e` of `d`.
+#[inline(always)]
+fn enum_passes(d: &Dictionary, e: FastEntry, v: &[u8]) -> bool {
     let def = &d.fields[usize::from(e.idx)];
     match (v, def.enums.as_deref()) {
         // One-byte values (Side, OrdType, MsgType...) are a bitmap test.
@@ -427,6 +430,255 @@ fn run<'m, const W: usize, S: HeaderSink<'m>>(
     all_present(&td.header.required_masks, &hseen) && all_present(&layout.required_masks, &bseen)
 }
 
+// ---- message shapes ---------------------------------------------------------------------------
+//
+// A session receives the same few layouts over and over: every ExecutionReport of a venue has
+// the same tags in the same order. Whether a message is structurally valid (each field defined,
+// allowed where it is, not repeated, in order, every required field present) depends only on its
+// MsgType and its sequence of tags; only the values differ from one message to the next. So once
+// the fast path has proven a message valid, its layout is kept (in the session's
+// [`FieldIndex`]) with, for each position, exactly what the value must satisfy; a later message
+// of the same type with the same tags is proven by checking its values against that dense,
+// sequential copy, instead of looking every tag up in the dictionary's tables. On the receive
+// path of a busy-polling thread those tables are mostly out of the cache after each system call:
+// a dozen sequential lines replace some thirty scattered ones.
+//
+// A shape holds no data field (the fast path gives up on those), so splitting at every SOH, as
+// the scan below does, reads a message of that shape exactly; a message that holds one has a
+// length tag no shape has, and goes the long way.
+
+/// Layouts kept per index: a session's busiest inbound types (reports or orders, heartbeats).
+const SHAPES: usize = 4;
+
+/// What the value at one position of a shape must satisfy.
+#[derive(Clone, Copy, Debug)]
+struct Check {
+    /// The entry the fast path checked this field against.
+    entry: FastEntry,
+    /// The entry is the application dictionary's (otherwise the transport's).
+    app: bool,
+    /// One-byte values of an enumerated field, for bytes below 128, copied out of the
+    /// dictionary; `single` says whether that test is the field's whole enumeration check.
+    low: [u64; 2],
+    single: bool,
+}
+
+/// A layout proven valid: its message type, its tags in order and the check of each value.
+#[derive(Clone, Debug)]
+struct Shape {
+    transport_id: u64,
+    app_id: u64,
+    /// [`super::pack_msg_type`] of the MsgType.
+    msg_type: u64,
+    len: usize,
+    /// Fields before the first body field (the header section of the fast path).
+    header_len: usize,
+    /// Proved a message since the replacement policy last looked at it.
+    hit: bool,
+    tags: [u32; FIELD_INDEX_CAPACITY],
+    checks: [Check; FIELD_INDEX_CAPACITY],
+}
+
+/// The shapes one [`FieldIndex`] remembers; no allocation until the first is learned.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ShapeCache {
+    shapes: Vec<Shape>,
+    /// Once all slots are taken: the slot a new shape may replace (a clock: a slot that proved a
+    /// message since the hand last passed keeps its shape, and the hand moves on).
+    next: usize,
+}
+
+impl ShapeCache {
+    /// Remember the layout of the message `index` describes (`frame`), which the fast path has
+    /// just proven valid against `td` and `ad`.
+    fn learn(&mut self, td: &Dictionary, ad: &Dictionary, frame: &[u8], index: &FieldIndex) {
+        let len = index.len;
+        if !(3..=FIELD_INDEX_CAPACITY).contains(&len) || index.tags[2] != 35 {
+            return;
+        }
+        if self.shapes.len() == SHAPES {
+            let victim = &mut self.shapes[self.next];
+            self.next = (self.next + 1) % SHAPES;
+            if victim.hit {
+                // In use: spared this time. A layout that keeps coming back gets a slot once
+                // the hand finds one that has not proved anything for a full turn.
+                victim.hit = false;
+                return;
+            }
+        }
+        let mt = index.value(frame, 2);
+        let Some(key) = super::pack_msg_type(mt) else {
+            return;
+        };
+        let Some((bd, _)) = resolve(td, ad, mt) else {
+            return;
+        };
+        let app = !std::ptr::eq(bd, td);
+        let tags = &index.tags[..len];
+        let header_len = tags
+            .iter()
+            .position(|&t| td.entry(t).flags & HEADER == 0)
+            .unwrap_or(len);
+        let mut shape = Shape {
+            transport_id: td.id,
+            app_id: ad.id,
+            msg_type: key,
+            len,
+            header_len,
+            hit: false,
+            tags: [0; FIELD_INDEX_CAPACITY],
+            checks: [Check {
+                entry: UNDEFINED,
+                app: false,
+                low: [0; 2],
+                single: false,
+            }; FIELD_INDEX_CAPACITY],
+        };
+        shape.tags[..len].copy_from_slice(tags);
+        for (i, &tag) in tags.iter().enumerate() {
+            let e = td.entry(tag);
+            // As `run` chooses: the header and the trailer against the transport dictionary,
+            // the body against the body's.
+            let (entry, in_app) = if i < header_len || e.flags & TRAILER != 0 || !app {
+                (e, false)
+            } else {
+                (bd.entry(tag), true)
+            };
+            let d = if in_app { ad } else { td };
+            let mut check = Check {
+                entry,
+                app: in_app,
+                low: [0; 2],
+                single: false,
+            };
+            if entry.flags & ENUM != 0 {
+                let def = &d.fields[usize::from(entry.idx)];
+                if let Some(set) = def.enums.as_deref()
+                    && def.ftype != FieldType::MultipleValue
+                {
+                    check.low = [set.single[0], set.single[1]];
+                    check.single = true;
+                }
+            }
+            shape.checks[i] = check;
+        }
+        if self.shapes.len() < SHAPES {
+            // All slots at once: one allocation in the life of an index (a session's is its
+            // Logon's), none on later messages.
+            self.shapes.reserve_exact(SHAPES - self.shapes.len());
+            self.shapes.push(shape);
+        } else {
+            // The hand has already moved past the victim's slot.
+            let slot = (self.next + SHAPES - 1) % SHAPES;
+            self.shapes[slot] = shape;
+        }
+    }
+}
+
+/// Whether `v` passes `c`, the check of its position in a shape.
+#[inline(always)]
+fn passes(td: &Dictionary, ad: &Dictionary, c: &Check, v: &[u8]) -> bool {
+    if v.is_empty() || !format_passes(c.entry, v) {
+        return false;
+    }
+    if c.entry.flags & ENUM == 0 {
+        return true;
+    }
+    if c.single
+        && let [b] = v
+        && *b < 128
+    {
+        return c.low[usize::from(b >> 6)] & (1u64 << (b & 63)) != 0;
+    }
+    enum_passes(if c.app { ad } else { td }, c.entry, v)
+}
+
+/// Proves `msg` valid by a shape its index remembers: `Some(header)` when its type and tags are
+/// those of a remembered shape and every value passes, with `index` describing every field.
+/// `None` otherwise, with `index` cleared: the caller runs the fast path (and, failing that,
+/// the general algorithm), which decide exactly as without shapes.
+#[inline]
+pub(crate) fn proves_valid_by_shape<'m>(
+    td: &Dictionary,
+    ad: &Dictionary,
+    msg: &'m [u8],
+    index: &mut FieldIndex,
+) -> Option<HeaderFields<'m>> {
+    let r = shaped(td, ad, msg, index);
+    if r.is_none() {
+        index.clear();
+    }
+    r
+}
+
+#[inline(always)]
+fn shaped<'m>(
+    td: &Dictionary,
+    ad: &Dictionary,
+    msg: &'m [u8],
+    index: &mut FieldIndex,
+) -> Option<HeaderFields<'m>> {
+    if index.shapes.shapes.is_empty() {
+        return None;
+    }
+    let n = msg.len();
+    let mut sohs = SohCursor::new();
+    let mut p = 0usize;
+    // The first three fields, then only if a shape of this type is known, the rest.
+    while p < n && index.len < 3 {
+        let (tag, vs, ve) = plain_field(msg, p, &mut sohs)?;
+        p = ve + 1;
+        index.push(tag, vs, ve);
+    }
+    if index.len < 3 || index.tags[2] != 35 {
+        return None;
+    }
+    let key = super::pack_msg_type(index.value(msg, 2))?;
+    let (tid, aid) = (td.id, ad.id);
+    let known = |s: &&Shape| s.msg_type == key && s.transport_id == tid && s.app_id == aid;
+    if !index.shapes.shapes.iter().any(|s| known(&s)) {
+        return None;
+    }
+    while p < n {
+        let (tag, vs, ve) = plain_field(msg, p, &mut sohs)?;
+        p = ve + 1;
+        if !index.push(tag, vs, ve) {
+            return None;
+        }
+    }
+    let len = index.len;
+    let at = index
+        .shapes
+        .shapes
+        .iter()
+        .position(|s| known(&s) && s.len == len && s.tags[..len] == index.tags[..len])?;
+    let shape = &index.shapes.shapes[at];
+    let mut collect = Collect::default();
+    for i in 0..len {
+        let (vs, ve) = index.spans[i];
+        let (vs, ve) = (vs as usize, ve as usize);
+        let v = &msg[vs..ve];
+        if !passes(td, ad, &shape.checks[i], v) {
+            return None;
+        }
+        if i < shape.header_len {
+            collect.field(index.tags[i], vs, ve, v);
+        }
+    }
+    let h = collect.header()?;
+    index.shapes.shapes[at].hit = true;
+    index.complete(msg);
+    Some(h)
+}
+
+/// After the fast path proved the message `index` describes valid: remember its shape.
+#[inline]
+pub(crate) fn learn_shape(td: &Dictionary, ad: &Dictionary, frame: &[u8], index: &mut FieldIndex) {
+    let mut cache = std::mem::take(&mut index.shapes);
+    cache.learn(td, ad, frame, index);
+    index.shapes = cache;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -468,6 +720,112 @@ mod tests {
             let h = c.header().expect("8, 9, 35 first");
             assert_eq!(Some(h), HeaderFields::scan(&m), "{body}");
             assert!(h.seq_num.is_some() && h.sender_comp_id.is_some(), "{body}");
+        }
+    }
+
+    /// Validates `m` through `index` as a session does.
+    fn indexed<'m>(
+        v: &crate::Validator,
+        m: &'m [u8],
+        index: &mut FieldIndex,
+    ) -> Result<Option<HeaderFields<'m>>, crate::ValidationError> {
+        v.validate_framed_indexed(m, index)
+    }
+
+    #[test]
+    fn a_proven_layout_proves_the_next_message_of_that_layout() {
+        let d = std::sync::Arc::new(fix44());
+        let v = crate::Validator::new(d, None, crate::ValidationOptions::default());
+        let mut index = FieldIndex::new();
+        let first = frame(NOS);
+        assert!(indexed(&v, &first, &mut index).unwrap().is_some());
+        assert_eq!(index.shapes.shapes.len(), 1, "learned");
+        assert!(!index.shapes.shapes[0].hit);
+        // Same layout, other values: proven by the shape, same header and index as the scan.
+        let next = frame(
+            &NOS.replace("34=1234|", "34=1235|")
+                .replace("ORD-000000001", "X"),
+        );
+        let h = indexed(&v, &next, &mut index).unwrap().expect("header");
+        assert!(index.shapes.shapes[0].hit, "proven by the shape");
+        assert_eq!(Some(h), HeaderFields::scan(&next));
+        assert!(index.describes(&next));
+        assert_eq!(
+            crate::MessageRef::with_index(&next, &index).get(11),
+            Some(&b"X"[..])
+        );
+        // Same layout, a value the dictionary refuses: the general algorithm's exact verdict.
+        for bad in [
+            NOS.replace("40=2|", "40=Z|"),
+            NOS.replace("38=100|", "38=1x|"),
+            NOS.replace("1=ACCT-7|", "1=|"),
+            NOS.replace("52=20261123-10:15:30.123|", "52=20261123-25:15:30.123|"),
+        ] {
+            let m = frame(&bad);
+            assert_eq!(
+                indexed(&v, &m, &mut index).map(|_| ()),
+                v.validate_reference(&m),
+                "{bad}"
+            );
+            assert!(indexed(&v, &m, &mut index).is_err(), "{bad}");
+            assert!(!index.describes(&m), "{bad}");
+        }
+        assert_eq!(
+            index.shapes.shapes.len(),
+            1,
+            "nothing learned from invalid messages"
+        );
+    }
+
+    #[test]
+    fn layouts_in_use_keep_their_slots() {
+        let d = std::sync::Arc::new(fix44());
+        let v = crate::Validator::new(d, None, crate::ValidationOptions::default());
+        let mut index = FieldIndex::new();
+        let heartbeat =
+            |extra: &str| frame(&format!("35=0|34=2|49=A|52=20261123-10:15:30|56=B|{extra}"));
+        let layouts = [
+            frame(NOS),
+            heartbeat(""),
+            heartbeat("112=T|"),
+            frame("35=1|34=2|49=A|52=20261123-10:15:30|56=B|112=T|"),
+        ];
+        for m in &layouts {
+            indexed(&v, m, &mut index).unwrap();
+        }
+        assert_eq!(index.shapes.shapes.len(), SHAPES);
+        // The orders keep coming: their shape is hit, and survives a stream of new layouts.
+        let logon = |hb: u32| {
+            frame(&format!(
+                "35=A|34=1|49=A|52=20261123-10:15:30|56=B|98=0|108={hb}|"
+            ))
+        };
+        let newcomer = [
+            logon(30),
+            frame("35=5|34=3|49=A|52=20261123-10:15:30|56=B|58=x|"),
+        ];
+        let d_key = super::super::pack_msg_type(b"D").unwrap();
+        for round in 0..8 {
+            indexed(&v, &layouts[0], &mut index).unwrap();
+            // Proven by its shape every time: never evicted and learned again.
+            assert!(
+                index
+                    .shapes
+                    .shapes
+                    .iter()
+                    .any(|s| s.msg_type == d_key && s.hit),
+                "round {round}: the order layout was evicted"
+            );
+            indexed(&v, &newcomer[round % 2], &mut index).unwrap();
+        }
+        let order = &index.shapes.shapes;
+        // The two newcomers recur too: they got the slots the unused heartbeats had.
+        for mt in [b"A", b"5"] {
+            let key = super::super::pack_msg_type(mt).unwrap();
+            assert!(
+                order.iter().any(|s| s.msg_type == key),
+                "{mt:?} not learned"
+            );
         }
     }
 

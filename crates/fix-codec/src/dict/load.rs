@@ -420,6 +420,7 @@ pub(super) fn load(xml: &str) -> Result<Dictionary, DictError> {
         version,
         transport,
         fast,
+        id: super::next_dictionary_id(),
         tag_index: loader.tag_index.into_boxed_slice(),
         fields,
         names: loader.names,

@@ -41,6 +41,7 @@ mod validate;
 
 use std::path::Path;
 
+pub(crate) use fast::ShapeCache;
 pub use validate::{Validator, first_malformed_tag};
 
 /// Why a dictionary could not be loaded.
@@ -238,6 +239,15 @@ pub struct Dictionary {
     pub(crate) words: usize,
     /// Tag -> what the fast path needs to know about the field, in four bytes.
     pub(crate) fast: Box<[fast::FastEntry]>,
+    /// Unique per loaded dictionary (a clone, identical, keeps it): what the message shapes a
+    /// [`crate::FieldIndex`] remembers were proven against.
+    pub(crate) id: u64,
+}
+
+/// The next [`Dictionary::id`].
+pub(crate) fn next_dictionary_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Pack a short MsgType into an integer key (length in the top byte).

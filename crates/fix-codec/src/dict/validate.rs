@@ -393,6 +393,11 @@ impl Validator {
         index: &mut crate::FieldIndex,
     ) -> Result<Option<HeaderFields<'m>>, ValidationError> {
         index.clear();
+        if let Some(h) =
+            super::fast::proves_valid_by_shape(&self.transport, &self.app, frame, index)
+        {
+            return Ok(Some(h));
+        }
         let mut sink = super::fast::Indexed {
             collect: Collect::default(),
             index,
@@ -403,6 +408,7 @@ impl Validator {
         {
             if sink.fits {
                 sink.index.complete(frame);
+                super::fast::learn_shape(&self.transport, &self.app, frame, sink.index);
             }
             return Ok(Some(h));
         }
