@@ -145,6 +145,7 @@ persist=$(awk -v a="$(num "${V[rtt_p50_us]:-}")" -v b="$(num "${V[rtt_mem_store_
   echo "| measure                              |         ours |         peer | ours/peer | target                     | verdict |"
   echo "|---|---|---|---|---|---|"
   row "codec parse+validate NOS, ns (QF)" "${V[codec_parse_ns]:-}" "${V[qf_parse_ns]:-}" "<=150 ns, >=6x (r<=0.167)" "o <= 150 && r <= 1/6"
+  row "  same, session path (field index, known layout)" "${V[codec_parse_session_ns]:-}" "${V[qf_parse_ns]:-}" "" ""
   row "codec encode ER, ns (QF)" "${V[codec_encode_ns]:-}" "${V[qf_encode_ns]:-}" "<=150 ns, >=20x (r<=0.05)" "o <= 150 && r <= 1/20"
   row "RTT p50, us (floor)" "${V[rtt_p50_us]:-}" "${V[floor_p50_us]:-}" "r <= 1.2" "r <= 1.2"
   row "RTT p99, us (floor)" "${V[rtt_p99_us]:-}" "${V[floor_p99_us]:-}" "" ""

@@ -13,7 +13,7 @@
 
 use fix_benches::{
     data_file, encode_execution_report, fix44_validator, frame_and_scan, frame_scan_validate,
-    receive,
+    receive, receive_indexed,
 };
 use fix_codec::time::TimestampFormatter;
 use fix_codec::{EncodeBuffer, Framer, UtcTimestamp};
@@ -49,6 +49,19 @@ fn main() {
                 ok += u64::from(matches!(r, Ok(Some(_))));
             }
         }
+        "receive_indexed" => {
+            // As a session receives: through its field index (known layouts after the first).
+            let mut index = fix_codec::FieldIndex::new();
+            for _ in 0..n {
+                let r = receive_indexed(
+                    black_box(&framer),
+                    black_box(&validator),
+                    &mut index,
+                    black_box(&nos),
+                );
+                ok += u64::from(matches!(r, Ok(Some(_))));
+            }
+        }
         "reference" => {
             // frame + scan + the general validation algorithm alone (no fast path).
             for _ in 0..n {
@@ -65,7 +78,9 @@ fn main() {
             }
         }
         other => {
-            eprintln!("unknown workload {other}: scan, validate, receive, reference, encode");
+            eprintln!(
+                "unknown workload {other}: scan, validate, receive, receive_indexed, reference, encode"
+            );
             std::process::exit(2);
         }
     }

@@ -23,10 +23,10 @@ use std::thread::Thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use fix_benches::alloc::{CountingAllocator, assert_no_alloc};
-use fix_benches::{data_file, encode_execution_report, fix44_validator, receive};
+use fix_benches::{data_file, encode_execution_report, fix44_validator, receive, receive_indexed};
 use fix_codec::time::TimestampFormatter;
 use fix_codec::{
-    EncodeBuffer, Encoder, FrameStatus, Framer, MessageRef, TimePrecision, UtcTimestamp,
+    EncodeBuffer, Encoder, FieldIndex, FrameStatus, Framer, MessageRef, TimePrecision, UtcTimestamp,
 };
 use fix_engine::apps::ExecutorApp;
 use fix_engine::config::{
@@ -139,6 +139,34 @@ fn codec(o: &Opts) -> Res<()> {
     if ok != iters * (batches + 2) {
         return Err(format!("nos44.fix did not validate ({ok} ok)"));
     }
+    // The same through the field index a session keeps (its steady state: a known layout).
+    let mut index = FieldIndex::new();
+    let mut session = Vec::new();
+    ok = 0;
+    for b in 0..=batches {
+        let ns = assert_no_alloc(
+            "parse (session)",
+            if b == 0 { iters } else { 0 },
+            iters,
+            || {
+                let r = receive_indexed(
+                    std::hint::black_box(&framer),
+                    &validator,
+                    &mut index,
+                    std::hint::black_box(&nos),
+                );
+                ok += u64::from(matches!(r, Ok(Some(_))));
+            },
+        );
+        if b > 0 {
+            session.push(ns);
+        }
+    }
+    if ok != iters * (batches + 2) {
+        return Err(format!(
+            "nos44.fix did not validate through the index ({ok} ok)"
+        ));
+    }
     let mut out = EncodeBuffer::with_capacity(512);
     let mut formatter = TimestampFormatter::new();
     let mut now = UtcTimestamp::from_unix_secs(1_795_428_930);
@@ -157,9 +185,11 @@ fn codec(o: &Opts) -> Res<()> {
     }
     std::hint::black_box(len);
     println!(
-        "codec_parse_ns={:.1} codec_encode_ns={:.1} allocations=0 iters={iters} batches={batches}",
+        "codec_parse_ns={:.1} codec_encode_ns={:.1} codec_parse_session_ns={:.1} allocations=0 \
+         iters={iters} batches={batches}",
         median(&mut parse),
-        median(&mut encode)
+        median(&mut encode),
+        median(&mut session)
     );
     Ok(())
 }
